@@ -1,0 +1,14 @@
+using DiT.Cli;
+
+// One class per command (Commands/*.cs); each parses its own --options.
+var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase)
+{
+};
+
+if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
+{
+    Console.Error.WriteLine("usage: dit <command> [--option value ...]");
+    foreach (var (name, c) in commands.OrderBy(kv => kv.Key)) Console.Error.WriteLine($"  {name,-10} {c.Summary}");
+    return args.Length == 0 ? 0 : 2;
+}
+return command.Run(CommandLine.Parse(args.Skip(1).ToArray()));
