@@ -8,7 +8,7 @@ public static class AdminApi
 {
     public static RouteGroupBuilder MapAdminGroup(this IEndpointRouteBuilder app) =>
         app.MapGroup("/admin").AddEndpointFilter<ApiKeyFilter>().WithTags("Admin")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).Produces(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
 
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {

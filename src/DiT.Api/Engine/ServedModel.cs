@@ -18,4 +18,5 @@ public sealed record ServedModel(
     int ImageWidth,
     int ImageHeight,
     int ImageChannels,
+    bool SupportsGuidance,
     ClassCatalog Classes);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using DiT.Api.Caching;
 using DiT.Api.Engine;
+using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Problems;
 using DiT.Api.Telemetry;
@@ -22,8 +23,8 @@ public static class GenerateApi
                 `X-Cache` (hit|miss|off: requests with an explicit seed are cached), `X-Queue-Ms`, `X-Generate-Ms`,
                 `X-Batch-Size` (requests sampled together), `X-Model-Fingerprint`. A full queue answers 429 with Retry-After.
                 """)
-            .Accepts<GenerateBody>("application/json")
-            .Produces(StatusCodes.Status200OK, contentType: "image/png")
+            .DocumentJsonBody<GenerateBody>()
+            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);

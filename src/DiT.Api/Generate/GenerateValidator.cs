@@ -29,9 +29,12 @@ public static class GenerateValidator
         }
         else errors["classId"] = [$"Required: give classId (0..{classes - 1}) or className (see GET /classes)."];
 
-        double guidance = body.GuidanceScale ?? options.DefaultGuidanceScale;
-        if (!double.IsFinite(guidance) || guidance < 1 || guidance > options.MaxGuidanceScale)
-            errors["guidanceScale"] = [$"guidanceScale must be between 1 (no guidance) and {options.MaxGuidanceScale}."];
+        double guidance = body.GuidanceScale ?? (model.SupportsGuidance ? options.DefaultGuidanceScale : 1);
+        double maxGuidance = model.SupportsGuidance ? options.MaxGuidanceScale : 1;
+        if (!double.IsFinite(guidance) || guidance < 1 || guidance > maxGuidance)
+            errors["guidanceScale"] = [model.SupportsGuidance
+                ? $"guidanceScale must be between 1 (no guidance) and {maxGuidance}."
+                : "guidanceScale must be 1: the served model was trained without a null class, so it cannot be guided."];
 
         int steps = body.Steps ?? options.DefaultSteps;
         if (steps < 1 || steps > options.MaxSteps)

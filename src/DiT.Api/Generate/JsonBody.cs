@@ -50,11 +50,20 @@ public static class JsonBody
         catch (JsonException ex)
         {
             var field = FieldOf(ex.Path);
-            errors[field] = [field == "body"
-                ? "The body is not valid JSON for this endpoint (expected an object with the documented fields)."
-                : $"'{field}' has an invalid value or is not a known field; see the schema at /swagger."];
+            errors[field] = [Explain<T>(field)];
             return null;
         }
+    }
+
+    static string Explain<T>(string field)
+    {
+        if (field == "body") return "The body is not valid JSON for this endpoint (expected an object with the documented fields).";
+        var property = typeof(T).GetProperties().FirstOrDefault(p => p.Name.Equals(field, StringComparison.OrdinalIgnoreCase));
+        if (property is null)
+            return $"Unknown field '{field}': allowed {string.Join(", ", typeof(T).GetProperties().Select(p => Options.PropertyNamingPolicy!.ConvertName(p.Name)))}.";
+        var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        var expected = type == typeof(string) ? "a string" : type == typeof(double) ? "a number" : "an integer";
+        return $"'{field}' must be {expected}.";
     }
 
     /// <summary>"$.guidanceScale" -> "guidanceScale"; the root or unknown paths -> "body".</summary>
