@@ -6,7 +6,7 @@ namespace DiT.Api.Caching;
 public static class CachingExtensions
 {
     /// <summary>Redis when Cache:RedisConnectionString is set (short timeouts, no abort on connect failure,
-    /// fail-fast while disconnected), else the in-process memory cache.</summary>
+    /// commands fail after one timeout while disconnected), else the in-process memory cache.</summary>
     public static IServiceCollection AddImageCache(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -22,7 +22,6 @@ public static class CachingExtensions
                 config.SyncTimeout = options.RedisTimeoutMs;
                 config.AsyncTimeout = options.RedisTimeoutMs;
                 config.ConnectRetry = 1;
-                config.BacklogPolicy = BacklogPolicy.FailFast;
                 redis.ConfigurationOptions = config;
                 redis.InstanceName = "";
             });

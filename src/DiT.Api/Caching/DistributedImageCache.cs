@@ -26,6 +26,8 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
             $"dit:png:v1:{key.ModelFingerprint}:{device}:{key.Dtype}:{key.GuidanceMode.ToLowerInvariant()}:{r.Sampler.ToString().ToLowerInvariant()}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}");
     }
 
+    public bool IsEnabled => _options.Enabled;
+
     public async Task<byte[]?> GetAsync(ImageKey key, CancellationToken ct)
     {
         if (!Usable()) return null;

@@ -20,7 +20,7 @@ public static class GenerateApi
             .WithDescription("""
                 Samples one image with the served DiT and returns it as PNG. Only the class is required, by `classId` or
                 `className` (any synonym, case-insensitive; see GET /classes). Response headers: `X-Seed` (the seed used),
-                `X-Cache` (hit|miss|off: requests with an explicit seed are cached), `X-Queue-Ms`, `X-Generate-Ms`,
+                `X-Cache` (hit|miss|off: only requests with an explicit seed are cached), `X-Queue-Ms`, `X-Generate-Ms`,
                 `X-Batch-Size` (requests sampled together), `X-Model-Fingerprint`. A full queue answers 429 with Retry-After.
                 """)
             .DocumentJsonBody<GenerateBody>()
@@ -46,7 +46,7 @@ public static class GenerateApi
 
         var headers = http.Response.Headers;
         headers["X-Seed"] = request.Seed.ToString(CultureInfo.InvariantCulture);
-        var key = body!.Seed is null ? null : new ImageKey(model.Fingerprint, model.Device, model.Dtype, options.GuidanceMode, request);
+        var key = body!.Seed is null || !cache.IsEnabled ? null : new ImageKey(model.Fingerprint, model.Device, model.Dtype, options.GuidanceMode, request);
         if (key is not null && await cache.GetAsync(key, ct) is { } cached)
         {
             headers["X-Cache"] = "hit";

@@ -41,9 +41,16 @@ public static class JsonBody
                 return null;
             }
         }
+        var json = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        try { using var syntax = JsonDocument.Parse(json); }
+        catch (JsonException)
+        {
+            errors["body"] = [Explain<T>("body")];
+            return null;
+        }
         try
         {
-            var value = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), Options);
+            var value = JsonSerializer.Deserialize<T>(json.Span, Options);
             if (value is null) errors["body"] = ["The body must be a JSON object."];
             return value;
         }

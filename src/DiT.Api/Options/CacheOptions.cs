@@ -15,7 +15,7 @@ public sealed class CacheOptions
     [Range(typeof(TimeSpan), "00:00:01", "365.00:00:00")] public TimeSpan EntryLifetime { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>Redis connect/sync/async timeout: a slow or absent Redis must not hold requests up.</summary>
-    [Range(50, 30_000)] public int RedisTimeoutMs { get; set; } = 250;
+    [Range(50, 30_000)] public int RedisTimeoutMs { get; set; } = 500;
 
     /// <summary>After a cache failure the cache is bypassed for this long before it is tried again.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")] public TimeSpan FailureBackoff { get; set; } = TimeSpan.FromSeconds(5);
