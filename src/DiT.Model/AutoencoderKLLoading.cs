@@ -26,7 +26,7 @@ public sealed partial class AutoencoderKL
         {
             var tensors = Safetensors.Load(weightsPath);
             try { model.LoadStateDict(tensors, weightsPath); }
-            finally { foreach (var t in tensors.Values) t.Dispose(); }
+            finally { StateDicts.DisposeAll(tensors.Values); }
             model.eval();
             if (dtype is { } type) model.to(type);
             if (device is not null) model.to(device);
@@ -41,7 +41,7 @@ public sealed partial class AutoencoderKL
 
     /// <summary>
     /// Copies a state dict with diffusers key names into this module, accepting the legacy mid-block attention names
-    /// (query/key/value/proj_attn); throws naming every missing, unexpected and wrong-shaped key. Does not take ownership.
+    /// (query/key/value/proj_attn); a <see cref="CheckpointMismatchException"/> names every missing, unexpected and wrong-shaped key. Does not take ownership.
     /// </summary>
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, string source)
     {
@@ -56,7 +56,7 @@ public sealed partial class AutoencoderKL
             if (!renamed.TryAdd(current, tensor))
                 throw new InvalidDataException($"{source} holds '{current}' under both its current and its legacy name.");
         }
-        StrictStateDict.CopyInto(this, renamed, source);
+        StateDicts.CopyStrict(this, renamed, source);
     }
 
     /// <summary>

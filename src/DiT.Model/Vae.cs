@@ -1,6 +1,7 @@
 // The Stable Diffusion VAE (diffusers AutoencoderKL, the architecture of stabilityai/sd-vae-ft-mse).
 // Field names are the state-dict keys of the published diffusion_pytorch_model.safetensors, so they stay snake_case.
 #pragma warning disable IDE1006 // naming: fields mirror PyTorch keys
+using DiT.Model.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -414,7 +415,7 @@ public sealed partial class AutoencoderKL : Module<Tensor, Tensor>, IAutoencoder
         }
         finally
         {
-            foreach (var part in parts) part.Dispose();
+            StateDicts.DisposeAll(parts);
         }
     }
 

@@ -74,7 +74,7 @@ public sealed class VaeCheckpointTests : IDisposable
         }
         finally
         {
-            foreach (var t in weights.Values.Concat(half.Values)) t.Dispose();
+            StateDicts.DisposeAll(weights.Values.Concat(half.Values));
         }
     }
 
@@ -114,17 +114,17 @@ public sealed class VaeCheckpointTests : IDisposable
             bad["quant_conv.weight"] = weights["post_quant_conv.weight"];
             using var vae = new AutoencoderKL(VaeGolden.Config(_decode));
 
-            var error = Assert.Throws<InvalidDataException>(() => vae.LoadStateDict(bad, "bad.safetensors"));
+            var error = Assert.Throws<CheckpointMismatchException>(() => vae.LoadStateDict(bad, "bad.safetensors"));
 
             Assert.Contains("bad.safetensors", error.Message);
             Assert.Contains("decoder.conv_out.bias", error.Message);
             Assert.Contains("encoder.mid_block.attentions.0.to_k.weight", error.Message);
             Assert.Contains("decoder.extra.weight", error.Message);
-            Assert.Contains("quant_conv.weight: file [4, 4, 1, 1] vs model [8, 8, 1, 1]", error.Message);
+            Assert.Contains("quant_conv.weight: checkpoint [4, 4, 1, 1] vs model [8, 8, 1, 1]", error.Message);
         }
         finally
         {
-            foreach (var t in weights.Values) t.Dispose();
+            StateDicts.DisposeAll(weights.Values);
         }
     }
 

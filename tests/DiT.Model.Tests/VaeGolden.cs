@@ -18,7 +18,7 @@ static class VaeGolden
         var vae = new AutoencoderKL(Config(c));
         var tensors = stateDict ?? Safetensors.Load(WeightsPath(c));
         try { vae.LoadStateDict(tensors, WeightsPath(c)); }
-        finally { if (stateDict is null) foreach (var t in tensors.Values) t.Dispose(); }
+        finally { if (stateDict is null) StateDicts.DisposeAll(tensors.Values); }
         vae.eval();
         return vae;
     }

@@ -82,7 +82,7 @@ public sealed class VaeParityTests
         }
         finally
         {
-            foreach (var t in current.Values.Concat(legacy.Values)) t.Dispose();
+            StateDicts.DisposeAll(current.Values.Concat(legacy.Values));
         }
     }
 }
