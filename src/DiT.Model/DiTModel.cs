@@ -12,7 +12,7 @@ namespace DiT.Model;
 // ==================================================================================
 
 /// <summary>Embeds scalar timesteps: sinusoidal features (256 frequencies) then Linear, SiLU, Linear.</summary>
-public sealed class TimestepEmbedder : Module<Tensor, Tensor>
+internal sealed class TimestepEmbedder : Module<Tensor, Tensor>
 {
     readonly Sequential mlp;
 
@@ -41,7 +41,7 @@ public sealed class TimestepEmbedder : Module<Tensor, Tensor>
 }
 
 /// <summary>Embeds class ids; id NumClasses is the "null" class, and in training labels are dropped to it with ClassDropoutProb.</summary>
-public sealed class LabelEmbedder : Module<Tensor, Tensor>
+internal sealed class LabelEmbedder : Module<Tensor, Tensor>
 {
     readonly Embedding embedding_table;
     readonly int _numClasses;
@@ -73,7 +73,7 @@ public sealed class LabelEmbedder : Module<Tensor, Tensor>
 // ==================================================================================
 
 /// <summary>Multi-head self-attention with a fused qkv projection (timm's Attention, qkv_bias=True).</summary>
-public sealed class Attention : Module<Tensor, Tensor>
+internal sealed class Attention : Module<Tensor, Tensor>
 {
     readonly Linear qkv;
     readonly Linear proj;
@@ -102,7 +102,7 @@ public sealed class Attention : Module<Tensor, Tensor>
 }
 
 /// <summary>Two-layer MLP with tanh-approximated GELU (timm's Mlp as DiT configures it).</summary>
-public sealed class Mlp : Module<Tensor, Tensor>
+internal sealed class Mlp : Module<Tensor, Tensor>
 {
     readonly Linear fc1;
     readonly GELU act;
@@ -125,7 +125,7 @@ public sealed class Mlp : Module<Tensor, Tensor>
 }
 
 /// <summary>A transformer block with adaptive layer norm zero (adaLN-Zero) conditioning.</summary>
-public sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
+internal sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
 {
     readonly LayerNorm norm1;
     readonly Attention attn;
@@ -160,7 +160,7 @@ public sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>The final adaLN-modulated layer norm and linear map to p*p*out_channels values per token.</summary>
-public sealed class FinalLayer : Module<Tensor, Tensor, Tensor>
+internal sealed class FinalLayer : Module<Tensor, Tensor, Tensor>
 {
     readonly LayerNorm norm_final;
     readonly Linear linear;
@@ -300,7 +300,7 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
 }
 
 /// <summary>Image to patch tokens: a conv with kernel = stride = p, flattened row-major (timm's PatchEmbed).</summary>
-public sealed class PatchEmbed : Module<Tensor, Tensor>
+internal sealed class PatchEmbed : Module<Tensor, Tensor>
 {
     readonly Conv2d proj;
 

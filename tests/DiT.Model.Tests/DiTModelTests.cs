@@ -70,4 +70,15 @@ public sealed class DiTModelTests
         Assert.True(isNull.logical_or(isKept).all().item<bool>());
         Assert.InRange(isNull.sum().item<long>(), 150, 250);
     }
+
+    [Fact]
+    public void ModelTrainAndEvalReachTheLabelEmbedder()
+    {
+        using var model = new DiTModel(Tiny);
+        var embedder = model.modules().OfType<LabelEmbedder>().Single();
+        model.train();
+        Assert.True(embedder.training);
+        model.eval();
+        Assert.False(embedder.training);
+    }
 }
