@@ -16,6 +16,7 @@ public sealed class DiTPipeline : IBatchPipeline
     readonly Device _device;
     readonly ScalarType _dtype;
     readonly GuidanceMode _guidance;
+    bool _ownsAutoencoder = true;
 
     public DiTPipeline(DiTModel model, IAutoencoder autoencoder, Device device, ScalarType dtype, GuidanceMode guidance, ServedModel description)
     {
@@ -30,13 +31,14 @@ public sealed class DiTPipeline : IBatchPipeline
     public ServedModel Model { get; }
 
     /// <summary>The same pipeline around new weights (config must keep the image shape and classes); moves them to this device and dtype.</summary>
-    public DiTPipeline WithModel(DiTModel model, string fingerprint)
+    public IBatchPipeline WithModel(DiTModel model, string fingerprint)
     {
         var (old, now) = (_model.Config, model.Config);
         if (now.InputSize != old.InputSize || now.InChannels != old.InChannels || now.NumClasses != old.NumClasses)
             throw new ArgumentException($"The new model {now.ToJson()} must keep the served model's input size, channels and classes ({old.ToJson()}).");
         model.to(_dtype).to(_device);
         model.eval();
+        _ownsAutoencoder = false;
         return new DiTPipeline(model, _autoencoder, _device, _dtype, _guidance, Model with
         {
             Config = System.Text.Json.Nodes.JsonNode.Parse(now.ToJson())!.AsObject(),
@@ -82,6 +84,6 @@ public sealed class DiTPipeline : IBatchPipeline
     public void Dispose()
     {
         _model.Dispose();
-        _autoencoder.Dispose();
+        if (_ownsAutoencoder) _autoencoder.Dispose();
     }
 }
