@@ -16,6 +16,7 @@ builder.Services.AddProblems();
 builder.Services.AddDiTTelemetry(builder.Configuration);
 builder.Services.AddInferenceEngine();
 builder.Services.AddImageCache(builder.Configuration);
+builder.Services.AddGenerateTimeout();
 builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
 builder.Services.AddHealth();
 builder.Services.AddSwagger();
@@ -23,6 +24,7 @@ builder.Services.AddSwagger();
 var app = builder.Build();
 
 app.UseProblems();
+app.UseRequestTimeouts();
 app.MapSwagger();
 app.MapHealthApi();
 app.MapDiTTelemetry();
