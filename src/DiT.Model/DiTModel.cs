@@ -8,8 +8,38 @@ using static TorchSharp.torch.nn;
 namespace DiT.Model;
 
 // ==================================================================================
-//               Embedding layers for timesteps and class labels
+//          Embedding layers for patches, timesteps and class labels
 // ==================================================================================
+
+/// <summary>Image to patch tokens: a conv with kernel = stride = p, flattened row-major (timm's PatchEmbed).</summary>
+internal sealed class PatchEmbed : Module<Tensor, Tensor>
+{
+    readonly Conv2d proj;
+
+    public PatchEmbed(int patchSize, int inChannels, int hiddenSize) : base(nameof(PatchEmbed))
+    {
+        proj = Conv2d(inChannels, hiddenSize, kernel_size: patchSize, stride: patchSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return proj.forward(x)                                                       // (N, D, H/p, W/p)
+            .flatten(2).transpose(1, 2)                                              // (N, T, D)
+            .MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Xavier-uniform on the kernel viewed as a (D, C*p*p) matrix, as the paper initialises it like a linear.</summary>
+    internal void InitWeights()
+    {
+        var w = proj.weight!;
+        double fanOut = w.shape[0], fanIn = w.shape[1] * w.shape[2] * w.shape[3];
+        double bound = Math.Sqrt(6.0 / (fanIn + fanOut));
+        init.uniform_(w, -bound, bound);
+        init.zeros_(proj.bias!);
+    }
+}
 
 /// <summary>Embeds scalar timesteps: sinusoidal features (256 frequencies) then Linear, SiLU, Linear.</summary>
 internal sealed class TimestepEmbedder : Module<Tensor, Tensor>
@@ -296,35 +326,5 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
         omega = pow(10000.0, omega).reciprocal();                                   // (D/2)
         var args = positions.unsqueeze(1) * omega.unsqueeze(0);                     // (T, D/2)
         return cat([sin(args), cos(args)], dim: 1);                                  // (T, D)
-    }
-}
-
-/// <summary>Image to patch tokens: a conv with kernel = stride = p, flattened row-major (timm's PatchEmbed).</summary>
-internal sealed class PatchEmbed : Module<Tensor, Tensor>
-{
-    readonly Conv2d proj;
-
-    public PatchEmbed(int patchSize, int inChannels, int hiddenSize) : base(nameof(PatchEmbed))
-    {
-        proj = Conv2d(inChannels, hiddenSize, kernel_size: patchSize, stride: patchSize);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        return proj.forward(x)                                                       // (N, D, H/p, W/p)
-            .flatten(2).transpose(1, 2)                                              // (N, T, D)
-            .MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Xavier-uniform on the kernel viewed as a (D, C*p*p) matrix, as the paper initialises it like a linear.</summary>
-    internal void InitWeights()
-    {
-        var w = proj.weight!;
-        double fanOut = w.shape[0], fanIn = w.shape[1] * w.shape[2] * w.shape[3];
-        double bound = Math.Sqrt(6.0 / (fanIn + fanOut));
-        init.uniform_(w, -bound, bound);
-        init.zeros_(proj.bias!);
     }
 }
