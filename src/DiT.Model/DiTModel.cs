@@ -5,6 +5,9 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+// Only DiTModel is public; the tests reach the label embedder directly.
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("DiT.Model.Tests")]
+
 namespace DiT.Model;
 
 // ==================================================================================
@@ -103,13 +106,13 @@ internal sealed class LabelEmbedder : Module<Tensor, Tensor>
 // ==================================================================================
 
 /// <summary>Multi-head self-attention with a fused qkv projection (timm's Attention, qkv_bias=True).</summary>
-internal sealed class Attention : Module<Tensor, Tensor>
+internal sealed class DiTAttention : Module<Tensor, Tensor>
 {
     readonly Linear qkv;
     readonly Linear proj;
     readonly int _numHeads;
 
-    public Attention(int dim, int numHeads) : base(nameof(Attention))
+    public DiTAttention(int dim, int numHeads) : base(nameof(DiTAttention))
     {
         qkv = Linear(dim, dim * 3);
         proj = Linear(dim, dim);
@@ -132,13 +135,13 @@ internal sealed class Attention : Module<Tensor, Tensor>
 }
 
 /// <summary>Two-layer MLP with tanh-approximated GELU (timm's Mlp as DiT configures it).</summary>
-internal sealed class Mlp : Module<Tensor, Tensor>
+internal sealed class DiTMlp : Module<Tensor, Tensor>
 {
     readonly Linear fc1;
     readonly GELU act;
     readonly Linear fc2;
 
-    public Mlp(int dim, int hidden) : base(nameof(Mlp))
+    public DiTMlp(int dim, int hidden) : base(nameof(DiTMlp))
     {
         fc1 = Linear(dim, hidden);
         act = GELU(TorchSharp.Modules.GELU.Approximate.tanh);
@@ -158,17 +161,17 @@ internal sealed class Mlp : Module<Tensor, Tensor>
 internal sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
 {
     readonly LayerNorm norm1;
-    readonly Attention attn;
+    readonly DiTAttention attn;
     readonly LayerNorm norm2;
-    readonly Mlp mlp;
+    readonly DiTMlp mlp;
     readonly Sequential adaLN_modulation;
 
     public DiTBlock(int hiddenSize, int numHeads, int mlpHidden) : base(nameof(DiTBlock))
     {
         norm1 = LayerNorm(hiddenSize, eps: 1e-6, elementwise_affine: false);
-        attn = new Attention(hiddenSize, numHeads);
+        attn = new DiTAttention(hiddenSize, numHeads);
         norm2 = LayerNorm(hiddenSize, eps: 1e-6, elementwise_affine: false);
-        mlp = new Mlp(hiddenSize, mlpHidden);
+        mlp = new DiTMlp(hiddenSize, mlpHidden);
         adaLN_modulation = Sequential(("0", SiLU()), ("1", Linear(hiddenSize, 6 * hiddenSize)));
         RegisterComponents();
     }
