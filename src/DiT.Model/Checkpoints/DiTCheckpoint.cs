@@ -26,7 +26,7 @@ public static partial class DiTCheckpoint
         try
         {
             config = InferConfig(stateDict, config ?? metadataConfig);
-            var model = new DiTModel(config);
+            var model = new DiTModel(config, initialize: false);   // every tensor is overwritten below
             try
             {
                 model.to(dtype ?? ScalarType.Float32);
