@@ -15,7 +15,7 @@ public class SamplerBehaviourTests
     static Tensor SampleRequests(DiTModel model, SamplerSettings settings, params (long Seed, long Class, float Scale)[] requests)
     {
         var generators = Sampling.Generators(requests.Select(r => r.Seed));
-        var xT = Sampling.PerSampleNoise(generators, zeros(requests.Length, 4, 8, 8));
+        var xT = Sampling.PerSampleNoise(generators, [4, 8, 8]);
         var guided = ClassifierFreeGuidance.Wrap(DiTModels.Forward(model), tensor(requests.Select(r => r.Class).ToArray()),
             tensor(requests.Select(r => r.Scale).ToArray()), model.Config.NumClasses, model.Config.InChannels, GuidanceMode.AllChannels);
         return Sampling.Sample(guided, xT, settings, generators);
@@ -70,7 +70,7 @@ public class SamplerBehaviourTests
         foreach (var kind in new[] { SamplerKind.Ddpm, SamplerKind.Ddim, SamplerKind.DpmSolverPP2M })
         {
             var generators = Sampling.Generators([1, 2]);
-            var xT = Sampling.PerSampleNoise(generators, zeros(2, 4, 8, 8));
+            var xT = Sampling.PerSampleNoise(generators, [4, 8, 8]);
             var live = new List<long>();
             long before = DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
             using (var result = Sampling.Sample(guided, xT, Settings(kind, 12), generators,
