@@ -1,8 +1,10 @@
 using DiT.Cli;
+using DiT.Cli.Commands;
 
 // One class per command (Commands/*.cs); each parses its own --options.
 var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase)
 {
+    ["bench-model"] = new BenchModelCommand(),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
