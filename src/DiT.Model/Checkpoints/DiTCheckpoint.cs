@@ -27,9 +27,17 @@ public static partial class DiTCheckpoint
         {
             config = InferConfig(stateDict, config ?? metadataConfig);
             var model = new DiTModel(config);
-            model.to(dtype ?? ScalarType.Float32);
-            if (device is not null) model.to(device);
-            LoadStateDict(model, stateDict, path);
+            try
+            {
+                model.to(dtype ?? ScalarType.Float32);
+                if (device is not null) model.to(device);
+                LoadStateDict(model, stateDict, path);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
             model.eval();
             return model;
         }
