@@ -116,10 +116,15 @@ public static class Sampling
     public static Tensor PerSampleNoise(Generator[] generators, Tensor like)
     {
         if (generators.Length != like.shape[0]) throw new ArgumentException($"{generators.Length} generators for {like.shape[0]} rows.");
+        return PerSampleNoise(generators, like.shape.Skip(1).ToArray(), like.device, like.dtype);
+    }
+
+    /// <summary>(N, ...rowShape) Gaussian noise, row i from generators[i]; the same seed gives the same row on any device.</summary>
+    public static Tensor PerSampleNoise(Generator[] generators, long[] rowShape, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
         using var scope = NewDisposeScope();
-        var rowShape = like.shape.Skip(1).ToArray();
         var rows = generators.Select(g => randn(rowShape, ScalarType.Float32, CPU, generator: g)).ToArray();
-        return stack(rows, 0).to(like.dtype, like.device).MoveToOuterDisposeScope();
+        return stack(rows, 0).to(dtype, device ?? CPU).MoveToOuterDisposeScope();
     }
 
     /// <summary>One CPU generator per seed, for <see cref="Sample(Denoiser, Tensor, SamplerSettings, Generator[], CancellationToken, Action{int, int}?, DiffusionOptions?)"/>.</summary>

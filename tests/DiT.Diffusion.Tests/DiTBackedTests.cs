@@ -6,24 +6,9 @@ namespace DiT.Diffusion.Tests;
 /// <summary>Golden cases that run the DiT A / B models through the diffusion code.</summary>
 public class DiTBackedTests
 {
-    public static TheoryData<string> PMeanVarianceCases => GoldenDiffusion.CaseNames("p_mean_variance", withModel: true);
     public static TheoryData<string> DdimStepCases => Golden.CaseNames("ddim_sample");
     public static TheoryData<string> LossCases => Golden.CaseNames("training_losses");
     public static TheoryData<string> GuidanceCases => Golden.CaseNames("dit_forward_with_cfg");
-
-    [Theory, MemberData(nameof(PMeanVarianceCases))]
-    public void PMeanVarianceWithDiTMatchesReference(string name)
-    {
-        var c = Golden.Default.Case(name);
-        var d = GoldenDiffusion.Diffusion(c);
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var p = d.PMeanVariance(DiTModels.Conditional(c), c.Input("x"), c.Input("t"), c.Config["clip_denoised"]!.GetValue<bool>());
-        GoldenDiffusion.Check(c, "mean", p.Mean);
-        GoldenDiffusion.Check(c, "variance", p.Variance);
-        GoldenDiffusion.Check(c, "log_variance", p.LogVariance);
-        GoldenDiffusion.Check(c, "pred_xstart", p.PredXStart);
-    }
 
     [Theory, MemberData(nameof(DdimStepCases))]
     public void DdimStepWithRecordedNoiseMatchesReference(string name)
