@@ -19,7 +19,7 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
         var options = modelOptions.Value;
         var device = ResolveDevice(options.Device);
         var dtype = ParseDtype(options.Dtype);
-        var guidance = engineOptions.Value.GuidanceMode.Equals("full", StringComparison.OrdinalIgnoreCase)
+        var guidance = engineOptions.Value.GuidanceMode.Equals("all-channels", StringComparison.OrdinalIgnoreCase)
             ? GuidanceMode.AllChannels : GuidanceMode.Reference;
 
         DiTModel model;

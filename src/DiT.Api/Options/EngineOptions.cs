@@ -17,9 +17,9 @@ public sealed class EngineOptions
     [Range(1.0, 100.0)] public double DefaultGuidanceScale { get; set; } = 4.0;
     [Range(1.0, 100.0)] public double MaxGuidanceScale { get; set; } = 20.0;
 
-    /// <summary>"eps" guides the noise prediction only (DiT's sample.py), "full" all output channels.</summary>
-    [Required, RegularExpression("^(?i)(eps|full)$", ErrorMessage = "Engine:GuidanceMode must be eps or full.")]
-    public string GuidanceMode { get; set; } = "eps";
+    /// <summary>"reference" guides channels [:3] as DiT's forward_with_cfg (reproduces sample.py), "all-channels" every epsilon channel.</summary>
+    [Required, RegularExpression("^(?i)(reference|all-channels)$", ErrorMessage = "Engine:GuidanceMode must be reference or all-channels.")]
+    public string GuidanceMode { get; set; } = "reference";
 
     /// <summary>Most requests sampled together in one loop.</summary>
     [Range(1, 256)] public int MaxBatchSize { get; set; } = 8;
