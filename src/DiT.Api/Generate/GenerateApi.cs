@@ -76,6 +76,11 @@ public static class GenerateApi
             return Outcome(telemetry, "rejected", ProblemResults.QueueFull(full.Capacity));
         }
         catch (EngineUnavailableException) { return Outcome(telemetry, "unavailable", ProblemResults.NotReady()); }
+        catch (OperationCanceledException)
+        {
+            Outcome(telemetry, "cancelled", 0); // the client left or timed out (504 from the timeout middleware)
+            throw;
+        }
 
         if (key is not null) await cache.SetAsync(key with { ModelFingerprint = image.ModelFingerprint }, image.Png, ct);
         headers["X-Cache"] = key is null ? "off" : "miss";

@@ -33,6 +33,10 @@ public sealed class EngineOptions
     /// <summary>Longest a /generate request may take, queue included; then it leaves its batch and gets a 504.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")] public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>libtorch intra-op threads (process-wide); 0 keeps libtorch's default (one per core). On a CPU shared with
+    /// other busy processes 1 can be many times faster: tiny models gain nothing from threads that wait for each other.</summary>
+    [Range(0, 1024)] public int TorchThreads { get; set; }
+
     /// <summary>Retry-After seconds sent with a 429.</summary>
     [Range(1, 3600)] public int RetryAfterSeconds { get; set; } = 2;
 }
