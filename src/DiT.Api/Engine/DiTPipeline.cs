@@ -68,8 +68,8 @@ public sealed class DiTPipeline : IBatchPipeline
         using (Telemetry.DiTTelemetry.Source.StartActivity("dit.decode"))
         {
             var images = _autoencoder.DecodeLatents(latents);                       // (N, C, H, W) in [-1, 1]
-            int side = (int)images.shape[2], channels = (int)images.shape[1];
-            return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, side, side, channels)).ToArray();
+            int channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];
+            return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, width, height, channels)).ToArray();
         }
     }
 
