@@ -52,11 +52,17 @@ public sealed class DiTPipeline : IBatchPipeline
 
     public IReadOnlyList<RawImage> Run(IReadOnlyList<GenerationRequest> batch, CancellationToken ct, Action<int, int>? onStep)
     {
-        var config = _model.Config;
-        int n = batch.Count, size = config.InputSize;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var generators = Sampling.Generators(batch.Select(r => r.Seed));
+        try { return Sample(batch, generators, ct, onStep); }
+        finally { foreach (var generator in generators) generator.Dispose(); }
+    }
+
+    IReadOnlyList<RawImage> Sample(IReadOnlyList<GenerationRequest> batch, Generator[] generators, CancellationToken ct, Action<int, int>? onStep)
+    {
+        var config = _model.Config;
+        int n = batch.Count, size = config.InputSize;
         var noise = Sampling.PerSampleNoise(generators, empty([n, config.InChannels, size, size], _dtype, _device));
         var classes = tensor(batch.Select(r => (long)r.ClassId).ToArray(), ScalarType.Int64, _device);
         var scales = tensor(batch.Select(r => (float)r.GuidanceScale).ToArray(), ScalarType.Float32, _device);
