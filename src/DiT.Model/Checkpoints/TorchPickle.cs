@@ -1,0 +1,49 @@
+using System.Collections;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace DiT.Model.Checkpoints;
+
+/// <summary>Reads state dicts from PyTorch zip checkpoints (torch.save), plain or nested like {"model", "ema", "opt"}.</summary>
+public static class TorchPickle
+{
+    /// <summary>True when the file starts with the zip signature that torch.save (PyTorch >= 1.6) writes.</summary>
+    public static bool IsZipCheckpoint(string path)
+    {
+        using var stream = File.OpenRead(path);
+        Span<byte> magic = stackalloc byte[4];
+        return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic is [0x50, 0x4B, 0x03, 0x04];
+    }
+
+    /// <summary>
+    /// The tensors of a state dict in a .pt file. A plain state dict is returned as is; for a nested checkpoint
+    /// <paramref name="entry"/> picks the sub-dict (default: "ema" if present, else "model", else "state_dict").
+    /// </summary>
+    public static Dictionary<string, Tensor> ReadStateDict(string path, string? entry = null)
+    {
+        if (!IsZipCheckpoint(path))
+            throw new InvalidDataException($"{path}: not a PyTorch zip checkpoint (legacy torch.save format or another file type); re-save it with a current torch.save or convert it to safetensors.");
+        Hashtable root;
+        using (var stream = File.OpenRead(path))
+        {
+            try { root = PyTorchUnpickler.UnpickleStateDict(stream); }
+            catch (Exception e) when (e is not IOException)
+            { throw new InvalidDataException($"{path}: could not read the PyTorch checkpoint ({e.Message}).", e); }
+        }
+
+        var nested = root.Keys.OfType<string>().Where(k => root[k] is Hashtable).ToList();
+        Hashtable dict = root;
+        if (entry is not null)
+            dict = root[entry] as Hashtable ?? throw new InvalidDataException(
+                $"{path}: has no state dict '{entry}'; it holds {(nested.Count > 0 ? string.Join(", ", nested) : "a plain state dict")}.");
+        else if (!root.Values.OfType<Tensor>().Any())
+            dict = new[] { "ema", "model", "state_dict" }.Select(k => root[k] as Hashtable).FirstOrDefault(h => h is not null)
+                ?? throw new InvalidDataException($"{path}: holds no tensors and none of 'ema', 'model', 'state_dict' (keys: {string.Join(", ", root.Keys.OfType<object>())}).");
+
+        var result = new Dictionary<string, Tensor>();
+        foreach (DictionaryEntry kv in dict)
+            if (kv.Key is string name && kv.Value is Tensor t) result[name] = t;
+        foreach (var other in root.Values.OfType<Tensor>().Where(t => !result.ContainsValue(t))) other.Dispose();
+        return result;
+    }
+}

@@ -1,0 +1,330 @@
+// Field names are the checkpoint contract (PyTorch state-dict keys), hence snake_case.
+#pragma warning disable IDE1006, CA1707
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace DiT.Model;
+
+// ==================================================================================
+//               Embedding layers for timesteps and class labels
+// ==================================================================================
+
+/// <summary>Embeds scalar timesteps: sinusoidal features (256 frequencies) then Linear, SiLU, Linear.</summary>
+public sealed class TimestepEmbedder : Module<Tensor, Tensor>
+{
+    readonly Sequential mlp;
+
+    public TimestepEmbedder(int hiddenSize) : base(nameof(TimestepEmbedder))
+    {
+        mlp = Sequential(
+            ("0", Linear(DiTConfig.FrequencyEmbeddingSize, hiddenSize)),
+            ("1", SiLU()),
+            ("2", Linear(hiddenSize, hiddenSize)));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        var freq = DiTModel.TimestepEmbedding(t, DiTConfig.FrequencyEmbeddingSize);   // (N, 256) float32
+        var dtype = ((Linear)mlp[0]).weight!.dtype;
+        return mlp.forward(freq.to(dtype)).MoveToOuterDisposeScope();                 // (N, D)
+    }
+
+    internal void InitWeights()
+    {
+        init.normal_(((Linear)mlp[0]).weight!, std: 0.02);
+        init.normal_(((Linear)mlp[2]).weight!, std: 0.02);
+    }
+}
+
+/// <summary>Embeds class ids; id NumClasses is the "null" class, and in training labels are dropped to it with ClassDropoutProb.</summary>
+public sealed class LabelEmbedder : Module<Tensor, Tensor>
+{
+    readonly Embedding embedding_table;
+    readonly int _numClasses;
+    readonly double _dropoutProb;
+
+    public LabelEmbedder(int numClasses, int hiddenSize, double dropoutProb) : base(nameof(LabelEmbedder))
+    {
+        embedding_table = Embedding(numClasses + (dropoutProb > 0 ? 1 : 0), hiddenSize);
+        (_numClasses, _dropoutProb) = (numClasses, dropoutProb);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        if (training && _dropoutProb > 0)
+        {
+            var drop = rand(labels.shape[0], device: labels.device).lt(_dropoutProb);  // (N) bool
+            labels = where(drop, full_like(labels, _numClasses), labels);             // (N)
+        }
+        return embedding_table.forward(labels).MoveToOuterDisposeScope();            // (N, D)
+    }
+
+    internal void InitWeights() => init.normal_(embedding_table.weight!, std: 0.02);
+}
+
+// ==================================================================================
+//                                 Core DiT model
+// ==================================================================================
+
+/// <summary>Multi-head self-attention with a fused qkv projection (timm's Attention, qkv_bias=True).</summary>
+public sealed class Attention : Module<Tensor, Tensor>
+{
+    readonly Linear qkv;
+    readonly Linear proj;
+    readonly int _numHeads;
+
+    public Attention(int dim, int numHeads) : base(nameof(Attention))
+    {
+        qkv = Linear(dim, dim * 3);
+        proj = Linear(dim, dim);
+        _numHeads = numHeads;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        long n = x.shape[0], tokens = x.shape[1], d = x.shape[2];
+        var heads = qkv.forward(x)                                                  // (N, T, 3D)
+            .reshape(n, tokens, 3, _numHeads, d / _numHeads)                         // (N, T, 3, H, Dh)
+            .permute(2, 0, 3, 1, 4)                                                  // (3, N, H, T, Dh)
+            .unbind(0);
+        var attended = functional.scaled_dot_product_attention(heads[0], heads[1], heads[2]); // (N, H, T, Dh), softmax(q k^T / sqrt(Dh)) v
+        var merged = attended.transpose(1, 2).reshape(n, tokens, d);                // (N, T, D)
+        return proj.forward(merged).MoveToOuterDisposeScope();                      // (N, T, D)
+    }
+}
+
+/// <summary>Two-layer MLP with tanh-approximated GELU (timm's Mlp as DiT configures it).</summary>
+public sealed class Mlp : Module<Tensor, Tensor>
+{
+    readonly Linear fc1;
+    readonly GELU act;
+    readonly Linear fc2;
+
+    public Mlp(int dim, int hidden) : base(nameof(Mlp))
+    {
+        fc1 = Linear(dim, hidden);
+        act = GELU(TorchSharp.Modules.GELU.Approximate.tanh);
+        fc2 = Linear(hidden, dim);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = act.forward(fc1.forward(x));                                        // (N, T, 4D)
+        return fc2.forward(h).MoveToOuterDisposeScope();                            // (N, T, D)
+    }
+}
+
+/// <summary>A transformer block with adaptive layer norm zero (adaLN-Zero) conditioning.</summary>
+public sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
+{
+    readonly LayerNorm norm1;
+    readonly Attention attn;
+    readonly LayerNorm norm2;
+    readonly Mlp mlp;
+    readonly Sequential adaLN_modulation;
+
+    public DiTBlock(int hiddenSize, int numHeads, int mlpHidden) : base(nameof(DiTBlock))
+    {
+        norm1 = LayerNorm(hiddenSize, eps: 1e-6, elementwise_affine: false);
+        attn = new Attention(hiddenSize, numHeads);
+        norm2 = LayerNorm(hiddenSize, eps: 1e-6, elementwise_affine: false);
+        mlp = new Mlp(hiddenSize, mlpHidden);
+        adaLN_modulation = Sequential(("0", SiLU()), ("1", Linear(hiddenSize, 6 * hiddenSize)));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x, Tensor c)
+    {
+        using var scope = NewDisposeScope();
+        var m = adaLN_modulation.forward(c).chunk(6, dim: 1);                      // 6 x (N, D)
+        var (shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp) = (m[0], m[1], m[2], m[3], m[4], m[5]);
+        x = x + gateMsa.unsqueeze(1) * attn.forward(Modulate(norm1.forward(x), shiftMsa, scaleMsa)); // (N, T, D)
+        x = x + gateMlp.unsqueeze(1) * mlp.forward(Modulate(norm2.forward(x), shiftMlp, scaleMlp));  // (N, T, D)
+        return x.MoveToOuterDisposeScope();
+    }
+
+    internal static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) =>
+        x * (scale.unsqueeze(1) + 1) + shift.unsqueeze(1);                         // (N, T, D)
+
+    internal void ZeroModulation() => DiTModel.ZeroLinear((Linear)adaLN_modulation[1]);
+}
+
+/// <summary>The final adaLN-modulated layer norm and linear map to p*p*out_channels values per token.</summary>
+public sealed class FinalLayer : Module<Tensor, Tensor, Tensor>
+{
+    readonly LayerNorm norm_final;
+    readonly Linear linear;
+    readonly Sequential adaLN_modulation;
+
+    public FinalLayer(int hiddenSize, int patchSize, int outChannels) : base(nameof(FinalLayer))
+    {
+        norm_final = LayerNorm(hiddenSize, eps: 1e-6, elementwise_affine: false);
+        linear = Linear(hiddenSize, patchSize * patchSize * outChannels);
+        adaLN_modulation = Sequential(("0", SiLU()), ("1", Linear(hiddenSize, 2 * hiddenSize)));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x, Tensor c)
+    {
+        using var scope = NewDisposeScope();
+        var m = adaLN_modulation.forward(c).chunk(2, dim: 1);                      // 2 x (N, D): shift, scale
+        x = DiTBlock.Modulate(norm_final.forward(x), m[0], m[1]);                   // (N, T, D)
+        return linear.forward(x).MoveToOuterDisposeScope();                         // (N, T, p*p*C_out)
+    }
+
+    internal void ZeroInit()
+    {
+        DiTModel.ZeroLinear((Linear)adaLN_modulation[1]);
+        DiTModel.ZeroLinear(linear);
+    }
+}
+
+/// <summary>Diffusion model with a Transformer backbone (Peebles &amp; Xie 2023): forward(x, t, y) -> eps (and variance values).</summary>
+public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
+{
+    readonly Parameter pos_embed;
+    readonly PatchEmbed x_embedder;
+    readonly TimestepEmbedder t_embedder;
+    readonly LabelEmbedder y_embedder;
+    readonly ModuleList<DiTBlock> blocks;
+    readonly FinalLayer final_layer;
+
+    public DiTConfig Config { get; }
+
+    /// <summary>Builds the model with the paper's training-from-scratch initialisation.</summary>
+    public DiTModel(DiTConfig config) : base(nameof(DiTModel))
+    {
+        Config = config.Validated();
+        x_embedder = new PatchEmbed(config.PatchSize, config.InChannels, config.HiddenSize);
+        t_embedder = new TimestepEmbedder(config.HiddenSize);
+        y_embedder = new LabelEmbedder(config.NumClasses, config.HiddenSize, config.ClassDropoutProb);
+        // Fixed sin-cos table; a parameter without gradient so it is saved in the state dict, as in the reference.
+        pos_embed = new Parameter(SinCosPositionTable(config.HiddenSize, config.GridSize).to(ScalarType.Float32).unsqueeze(0), requires_grad: false);
+        blocks = new ModuleList<DiTBlock>(Enumerable.Range(0, config.Depth)
+            .Select(_ => new DiTBlock(config.HiddenSize, config.NumHeads, config.MlpHiddenSize)).ToArray());
+        final_layer = new FinalLayer(config.HiddenSize, config.PatchSize, config.OutChannels);
+        RegisterComponents();
+        InitializeWeights();
+    }
+
+    /// <summary>x (N, C, H, W) latents, t (N) timesteps (integer or fractional), y (N) class ids (NumClasses = null class) -> (N, OutChannels, H, W).</summary>
+    public override Tensor forward(Tensor x, Tensor t, Tensor y)
+    {
+        using var scope = NewDisposeScope();
+        var h = x_embedder.forward(x) + pos_embed;                                   // (N, T, D), T = H*W / p^2
+        var c = t_embedder.forward(t) + y_embedder.forward(y);                       // (N, D)
+        foreach (var block in blocks) h = block.forward(h, c);                       // (N, T, D)
+        h = final_layer.forward(h, c);                                               // (N, T, p*p*C_out)
+        return Unpatchify(h).MoveToOuterDisposeScope();                              // (N, C_out, H, W)
+    }
+
+    /// <summary>(N, T, p*p*C) tokens -> (N, C, H, W): each token holds (patch row, patch column, channel), channel fastest.</summary>
+    Tensor Unpatchify(Tensor x)
+    {
+        int p = Config.PatchSize, g = Config.GridSize, c = Config.OutChannels;
+        return x.reshape(x.shape[0], g, g, p, p, c)                                  // (N, h, w, p, q, C)
+            .permute(0, 5, 1, 3, 2, 4)                                               // (N, C, h, p, w, q)
+            .reshape(x.shape[0], c, g * p, g * p);                                   // (N, C, H, W)
+    }
+
+    void InitializeWeights()
+    {
+        using var noGrad = no_grad();
+        foreach (var module in modules().OfType<Linear>())
+        {
+            init.xavier_uniform_(module.weight!);
+            if (module.bias is not null) init.zeros_(module.bias);
+        }
+        x_embedder.InitWeights();
+        y_embedder.InitWeights();
+        t_embedder.InitWeights();
+        foreach (var block in blocks) block.ZeroModulation();
+        final_layer.ZeroInit();
+    }
+
+    internal static void ZeroLinear(Linear linear)
+    {
+        init.zeros_(linear.weight!);
+        if (linear.bias is not null) init.zeros_(linear.bias);
+    }
+
+    // ---------------------------------------------------------------- fixed embeddings
+
+    /// <summary>
+    /// Sinusoidal timestep features, always computed in float32 as the reference does: [cos(t f) | sin(t f)],
+    /// f_i = exp(-ln(maxPeriod) i / half), half = dim / 2; an odd dim gets one zero column. (N) -> (N, dim).
+    /// </summary>
+    public static Tensor TimestepEmbedding(Tensor t, int dim, double maxPeriod = 10000)
+    {
+        using var scope = NewDisposeScope();
+        int half = dim / 2;
+        var freqs = exp(arange(half, ScalarType.Float32, t.device) * (float)-Math.Log(maxPeriod) / (float)half); // (half)
+        var args = t.to(ScalarType.Float32).unsqueeze(1) * freqs.unsqueeze(0);      // (N, half)
+        var emb = cat([cos(args), sin(args)], dim: 1);                               // (N, 2*half)
+        if (dim % 2 == 1) emb = cat([emb, zeros_like(emb[.., ..1])], dim: 1);        // (N, dim)
+        return emb.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The reference's get_2d_sincos_pos_embed in float64: (gridSize^2, embedDim), tokens row-major over (row, column);
+    /// the first half of the channels encodes the column index, the second the row, each half [sin | cos] with
+    /// omega_i = 1 / 10000^(i / (embedDim / 4)).
+    /// </summary>
+    public static Tensor SinCosPositionTable(int embedDim, int gridSize)
+    {
+        if (embedDim % 4 != 0) throw new ArgumentException($"The 2-D sin-cos table needs an embedding size divisible by 4, got {embedDim}.", nameof(embedDim));
+        using var scope = NewDisposeScope();
+        var token = arange(gridSize * gridSize, ScalarType.Float64);                // (T)
+        var column = token.remainder(gridSize);                                     // (T)
+        var row = token.div(gridSize, rounding_mode: RoundingMode.floor);           // (T)
+        return cat([SinCos1D(embedDim / 2, column), SinCos1D(embedDim / 2, row)], dim: 1).MoveToOuterDisposeScope(); // (T, D)
+    }
+
+    static Tensor SinCos1D(int embedDim, Tensor positions)
+    {
+        var omega = arange(embedDim / 2, ScalarType.Float64) / (embedDim / 2.0);    // (D/2)
+        omega = pow(10000.0, omega).reciprocal();                                   // (D/2)
+        var args = positions.unsqueeze(1) * omega.unsqueeze(0);                     // (T, D/2)
+        return cat([sin(args), cos(args)], dim: 1);                                  // (T, D)
+    }
+}
+
+/// <summary>Image to patch tokens: a conv with kernel = stride = p, flattened row-major (timm's PatchEmbed).</summary>
+public sealed class PatchEmbed : Module<Tensor, Tensor>
+{
+    readonly Conv2d proj;
+
+    public PatchEmbed(int patchSize, int inChannels, int hiddenSize) : base(nameof(PatchEmbed))
+    {
+        proj = Conv2d(inChannels, hiddenSize, kernel_size: patchSize, stride: patchSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return proj.forward(x)                                                       // (N, D, H/p, W/p)
+            .flatten(2).transpose(1, 2)                                              // (N, T, D)
+            .MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Xavier-uniform on the kernel viewed as a (D, C*p*p) matrix, as the paper initialises it like a linear.</summary>
+    internal void InitWeights()
+    {
+        var w = proj.weight!;
+        double fanOut = w.shape[0], fanIn = w.shape[1] * w.shape[2] * w.shape[3];
+        double bound = Math.Sqrt(6.0 / (fanIn + fanOut));
+        init.uniform_(w, -bound, bound);
+        init.zeros_(proj.bias!);
+    }
+}
