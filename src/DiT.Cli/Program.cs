@@ -8,7 +8,6 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
 {
-    ["train"] = new DiT.Cli.Commands.TrainCommand(),
     Console.Error.WriteLine("usage: dit <command> [--option value ...]");
     foreach (var (name, c) in commands.OrderBy(kv => kv.Key)) Console.Error.WriteLine($"  {name,-10} {c.Summary}");
     return args.Length == 0 ? 0 : 2;

@@ -34,7 +34,7 @@ public sealed class Trainer : IDisposable
         Ema = new DiTModel(model.Config);
         Ema.to(_device);
         Training.Ema.CopyInto(Ema, Model);
-        Ema.requires_grad_(false);
+        foreach (var p in Ema.parameters()) p.requires_grad = false;
         Ema.eval();
         _trainable = Model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         Optimizer = new AdamW(_trainable.Select(p => p.parameter), lr: options.LearningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0);
@@ -63,7 +63,7 @@ public sealed class Trainer : IDisposable
     public double TrainStep()
     {
         using var scope = NewDisposeScope();
-        _generator.manual_seed(unchecked((ulong)Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)Step));
+        _generator.manual_seed(unchecked((long)((ulong)Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)Step)));
         long b = Options.BatchSize;
         var rows = randint(0, _data.Rows, [b], generator: _generator).to(_device);                 // (B) image or mirror rows
         var x = _data.Latents.index_select(0, rows);                                               // (B, C, h, w)

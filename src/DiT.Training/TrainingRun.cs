@@ -3,6 +3,7 @@ using System.Globalization;
 using DiT.Model;
 using DiT.Training.Checkpoints;
 using DiT.Training.Data;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiT.Training;
@@ -71,6 +72,8 @@ public static class TrainingRun
         var options = checkpoint?.Options is { } saved
             ? saved with { Steps = request.Options.Steps, CheckpointEvery = request.Options.CheckpointEvery }
             : request.Options;
+        // From-scratch initialisation draws from the global generator: seed it so a run is reproducible from its seed.
+        if (checkpoint is null) random.manual_seed(options.Seed);
         var model = checkpoint is null ? request.InitialModel() : new DiTModel(checkpoint.Config);
         try
         {

@@ -35,7 +35,7 @@ public sealed class TrainCommand : ICommand
         if (resume == "latest") resume = TrainingRun.LatestCheckpoint(outDir) ?? throw new ArgumentException($"--resume latest: no checkpoint in '{TrainingRun.CheckpointFolder(outDir)}'.");
         var vae = args.String("vae", "none")!;
         using var autoencoder = vae == "none"
-            ? new PixelAutoencoder(args.Int("channels", data is FashionMnistDataset ? 1 : 3))
+            ? new PixelSpaceAutoencoder(args.Int("channels", data is FashionMnistDataset ? 1 : 3))
             : (IAutoencoder)AutoencoderKL.Load(vae, device);
         var init = args.String("init");
         var preset = args.String("preset", "DiT-S/2")!;
