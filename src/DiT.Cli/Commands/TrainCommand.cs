@@ -14,6 +14,17 @@ public sealed class TrainCommand : ICommand
 
     public int Run(CommandLine args)
     {
+        try { return Train(args); }
+        catch (Exception e) when (e is ArgumentException or DatasetException or InvalidDataException or FileNotFoundException or CheckpointMismatchException)
+        {
+            Console.Error.WriteLine($"dit train: {e.Message}");
+            return 2;
+        }
+    }
+
+    static int Train(CommandLine args)
+    {
+        if (args.Has("threads")) set_num_threads(args.Int("threads", 1));
         var dataPath = args.String("data") ?? throw new ArgumentException("--data is required: an image folder (one subfolder per class) or a Fashion-MNIST folder.");
         var outDir = args.String("out") ?? throw new ArgumentException("--out is required: the folder for checkpoints and the latent cache.");
         var options = new TrainingOptions
