@@ -9,6 +9,7 @@ using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Problems;
 using DiT.Api.Telemetry;
+using DiT.Api.Training;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -17,6 +18,7 @@ builder.Services.AddDiTTelemetry(builder.Configuration);
 builder.Services.AddInferenceEngine();
 builder.Services.AddImageCache(builder.Configuration);
 builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
+builder.Services.AddTrainingJobs();
 builder.Services.AddHealth();
 builder.Services.AddSwagger();
 
@@ -30,6 +32,7 @@ app.MapGenerateApi();
 app.MapClassesApi();
 app.MapModelApi();
 app.MapAdminApi();
+app.MapTrainingApi();
 
 app.Run();
 

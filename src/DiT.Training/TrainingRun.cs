@@ -50,17 +50,19 @@ public static class TrainingRun
             : null;
     }
 
-    /// <summary>Why a model cannot be trained on this data through this autoencoder, keyed by request field; empty if it can.</summary>
-    public static Dictionary<string, string[]> CheckFits(DiTConfig config, IImageDataset data, IAutoencoder autoencoder, int imageSize)
+    /// <summary>
+    /// Why a model cannot be trained on this data through an autoencoder with this downsampling and latent channel count,
+    /// keyed by request field ("data", "imageSize", "model"); empty if it can.
+    /// </summary>
+    public static Dictionary<string, string[]> CheckFits(DiTConfig config, IImageDataset data, int downsampleFactor, int latentChannels, int imageSize)
     {
         var errors = new Dictionary<string, string[]>();
         if (data.ClassNames.Count != config.NumClasses)
-            errors["dataset"] = [$"The data set has {data.ClassNames.Count} classes but the model has {config.NumClasses}; they must match."];
-        int f = autoencoder.DownsampleFactor;
-        if (imageSize != config.InputSize * f)
-            errors["imageSize"] = [$"imageSize must be {config.InputSize * f} for this model (input {config.InputSize} x autoencoder downsampling {f}); got {imageSize}."];
-        if (autoencoder.LatentChannels != config.InChannels)
-            errors["model"] = [$"The model takes {config.InChannels} input channels but the autoencoder makes {autoencoder.LatentChannels}."];
+            errors["data"] = [$"The data set has {data.ClassNames.Count} classes but the model has {config.NumClasses}; they must match."];
+        if (imageSize != config.InputSize * downsampleFactor)
+            errors["imageSize"] = [$"imageSize must be {config.InputSize * downsampleFactor} for this model (input {config.InputSize} x autoencoder downsampling {downsampleFactor}); got {imageSize}."];
+        if (latentChannels != config.InChannels)
+            errors["model"] = [$"The model takes {config.InChannels} input channels but the autoencoder makes {latentChannels}."];
         return errors;
     }
 
@@ -77,7 +79,7 @@ public static class TrainingRun
         var model = checkpoint is null ? request.InitialModel() : new DiTModel(checkpoint.Config);
         try
         {
-            var misfit = CheckFits(model.Config, request.Data, request.Autoencoder, options.ImageSize);
+            var misfit = CheckFits(model.Config, request.Data, request.Autoencoder.DownsampleFactor, request.Autoencoder.LatentChannels, options.ImageSize);
             if (misfit.Count > 0) throw new ArgumentException(string.Join(" ", misfit.Values.SelectMany(v => v)));
             model.to(request.Device);
         }

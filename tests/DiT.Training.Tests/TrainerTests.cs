@@ -110,8 +110,8 @@ public class TrainerTests
     {
         using var dir = new TempDir();
         var data = ImageDatasets.Open(ImageFolder(dir.Path, 1, "a", "b", "c"));
-        var errors = TrainingRun.CheckFits(Config, data, new PixelSpaceAutoencoder(1), imageSize: 16);
-        Assert.Equal(["dataset", "imageSize"], errors.Keys.Order());
-        Assert.Contains("3 classes", errors["dataset"][0]);
+        var errors = TrainingRun.CheckFits(Config, data, downsampleFactor: 1, latentChannels: 1, imageSize: 16);
+        Assert.Equal(["data", "imageSize"], errors.Keys.Order());
+        Assert.Contains("3 classes", errors["data"][0]);
     }
 }
