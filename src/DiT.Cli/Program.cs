@@ -1,9 +1,11 @@
 using DiT.Cli;
+using DiT.Cli.Commands;
 
 // One class per command (Commands/*.cs); each parses its own --options.
 var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase)
 {
-    ["train"] = new DiT.Cli.Commands.TrainCommand(),
+    ["bench-model"] = new BenchModelCommand(),
+    ["train"] = new TrainCommand(),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))

@@ -49,7 +49,7 @@ public sealed record DiTConfig(
     public static DiTConfig Preset(string name, int? inputSize = null, int? numClasses = null, int? inChannels = null, bool? learnSigma = null)
     {
         if (!Presets.TryGetValue(name, out var preset))
-            throw new ArgumentException($"Unknown DiT model '{name}'. Known models: {string.Join(", ", Presets.Keys)}.", nameof(name));
+            throw new ArgumentException($"Unknown DiT model '{name}'. Known models: {string.Join(", ", Presets.Keys)}.");
         return (preset with
         {
             InputSize = inputSize ?? preset.InputSize,

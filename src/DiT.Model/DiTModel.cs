@@ -5,14 +5,47 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
+// Only DiTModel is public; the tests reach the label embedder directly.
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("DiT.Model.Tests")]
+
 namespace DiT.Model;
 
 // ==================================================================================
-//               Embedding layers for timesteps and class labels
+//          Embedding layers for patches, timesteps and class labels
 // ==================================================================================
 
+/// <summary>Image to patch tokens: a conv with kernel = stride = p, flattened row-major (timm's PatchEmbed).</summary>
+internal sealed class PatchEmbed : Module<Tensor, Tensor>
+{
+    readonly Conv2d proj;
+
+    public PatchEmbed(int patchSize, int inChannels, int hiddenSize) : base(nameof(PatchEmbed))
+    {
+        proj = Conv2d(inChannels, hiddenSize, kernel_size: patchSize, stride: patchSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return proj.forward(x)                                                       // (N, D, H/p, W/p)
+            .flatten(2).transpose(1, 2)                                              // (N, T, D)
+            .MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Xavier-uniform on the kernel viewed as a (D, C*p*p) matrix, as the paper initialises it like a linear.</summary>
+    internal void InitWeights()
+    {
+        var w = proj.weight!;
+        double fanOut = w.shape[0], fanIn = w.shape[1] * w.shape[2] * w.shape[3];
+        double bound = Math.Sqrt(6.0 / (fanIn + fanOut));
+        init.uniform_(w, -bound, bound);
+        init.zeros_(proj.bias!);
+    }
+}
+
 /// <summary>Embeds scalar timesteps: sinusoidal features (256 frequencies) then Linear, SiLU, Linear.</summary>
-public sealed class TimestepEmbedder : Module<Tensor, Tensor>
+internal sealed class TimestepEmbedder : Module<Tensor, Tensor>
 {
     readonly Sequential mlp;
 
@@ -41,7 +74,7 @@ public sealed class TimestepEmbedder : Module<Tensor, Tensor>
 }
 
 /// <summary>Embeds class ids; id NumClasses is the "null" class, and in training labels are dropped to it with ClassDropoutProb.</summary>
-public sealed class LabelEmbedder : Module<Tensor, Tensor>
+internal sealed class LabelEmbedder : Module<Tensor, Tensor>
 {
     readonly Embedding embedding_table;
     readonly int _numClasses;
@@ -73,13 +106,13 @@ public sealed class LabelEmbedder : Module<Tensor, Tensor>
 // ==================================================================================
 
 /// <summary>Multi-head self-attention with a fused qkv projection (timm's Attention, qkv_bias=True).</summary>
-public sealed class Attention : Module<Tensor, Tensor>
+internal sealed class DiTAttention : Module<Tensor, Tensor>
 {
     readonly Linear qkv;
     readonly Linear proj;
     readonly int _numHeads;
 
-    public Attention(int dim, int numHeads) : base(nameof(Attention))
+    public DiTAttention(int dim, int numHeads) : base(nameof(DiTAttention))
     {
         qkv = Linear(dim, dim * 3);
         proj = Linear(dim, dim);
@@ -102,13 +135,13 @@ public sealed class Attention : Module<Tensor, Tensor>
 }
 
 /// <summary>Two-layer MLP with tanh-approximated GELU (timm's Mlp as DiT configures it).</summary>
-public sealed class Mlp : Module<Tensor, Tensor>
+internal sealed class DiTMlp : Module<Tensor, Tensor>
 {
     readonly Linear fc1;
     readonly GELU act;
     readonly Linear fc2;
 
-    public Mlp(int dim, int hidden) : base(nameof(Mlp))
+    public DiTMlp(int dim, int hidden) : base(nameof(DiTMlp))
     {
         fc1 = Linear(dim, hidden);
         act = GELU(TorchSharp.Modules.GELU.Approximate.tanh);
@@ -125,20 +158,20 @@ public sealed class Mlp : Module<Tensor, Tensor>
 }
 
 /// <summary>A transformer block with adaptive layer norm zero (adaLN-Zero) conditioning.</summary>
-public sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
+internal sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
 {
     readonly LayerNorm norm1;
-    readonly Attention attn;
+    readonly DiTAttention attn;
     readonly LayerNorm norm2;
-    readonly Mlp mlp;
+    readonly DiTMlp mlp;
     readonly Sequential adaLN_modulation;
 
     public DiTBlock(int hiddenSize, int numHeads, int mlpHidden) : base(nameof(DiTBlock))
     {
         norm1 = LayerNorm(hiddenSize, eps: 1e-6, elementwise_affine: false);
-        attn = new Attention(hiddenSize, numHeads);
+        attn = new DiTAttention(hiddenSize, numHeads);
         norm2 = LayerNorm(hiddenSize, eps: 1e-6, elementwise_affine: false);
-        mlp = new Mlp(hiddenSize, mlpHidden);
+        mlp = new DiTMlp(hiddenSize, mlpHidden);
         adaLN_modulation = Sequential(("0", SiLU()), ("1", Linear(hiddenSize, 6 * hiddenSize)));
         RegisterComponents();
     }
@@ -160,7 +193,7 @@ public sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>The final adaLN-modulated layer norm and linear map to p*p*out_channels values per token.</summary>
-public sealed class FinalLayer : Module<Tensor, Tensor, Tensor>
+internal sealed class FinalLayer : Module<Tensor, Tensor, Tensor>
 {
     readonly LayerNorm norm_final;
     readonly Linear linear;
@@ -202,7 +235,10 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
     public DiTConfig Config { get; }
 
     /// <summary>Builds the model with the paper's training-from-scratch initialisation.</summary>
-    public DiTModel(DiTConfig config) : base(nameof(DiTModel))
+    public DiTModel(DiTConfig config) : this(config, initialize: true) { }
+
+    /// <summary>Without <paramref name="initialize"/> the weights keep TorchSharp's defaults: for loaders that overwrite them all anyway.</summary>
+    internal DiTModel(DiTConfig config, bool initialize) : base(nameof(DiTModel))
     {
         Config = config.Validated();
         x_embedder = new PatchEmbed(config.PatchSize, config.InChannels, config.HiddenSize);
@@ -214,7 +250,7 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
             .Select(_ => new DiTBlock(config.HiddenSize, config.NumHeads, config.MlpHiddenSize)).ToArray());
         final_layer = new FinalLayer(config.HiddenSize, config.PatchSize, config.OutChannels);
         RegisterComponents();
-        InitializeWeights();
+        if (initialize) InitializeWeights();
     }
 
     /// <summary>x (N, C, H, W) latents, t (N) timesteps (integer or fractional), y (N) class ids (NumClasses = null class) -> (N, OutChannels, H, W).</summary>
@@ -296,35 +332,5 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
         omega = pow(10000.0, omega).reciprocal();                                   // (D/2)
         var args = positions.unsqueeze(1) * omega.unsqueeze(0);                     // (T, D/2)
         return cat([sin(args), cos(args)], dim: 1);                                  // (T, D)
-    }
-}
-
-/// <summary>Image to patch tokens: a conv with kernel = stride = p, flattened row-major (timm's PatchEmbed).</summary>
-public sealed class PatchEmbed : Module<Tensor, Tensor>
-{
-    readonly Conv2d proj;
-
-    public PatchEmbed(int patchSize, int inChannels, int hiddenSize) : base(nameof(PatchEmbed))
-    {
-        proj = Conv2d(inChannels, hiddenSize, kernel_size: patchSize, stride: patchSize);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        return proj.forward(x)                                                       // (N, D, H/p, W/p)
-            .flatten(2).transpose(1, 2)                                              // (N, T, D)
-            .MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Xavier-uniform on the kernel viewed as a (D, C*p*p) matrix, as the paper initialises it like a linear.</summary>
-    internal void InitWeights()
-    {
-        var w = proj.weight!;
-        double fanOut = w.shape[0], fanIn = w.shape[1] * w.shape[2] * w.shape[3];
-        double bound = Math.Sqrt(6.0 / (fanIn + fanOut));
-        init.uniform_(w, -bound, bound);
-        init.zeros_(proj.bias!);
     }
 }

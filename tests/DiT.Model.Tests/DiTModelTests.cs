@@ -41,6 +41,20 @@ public sealed class DiTModelTests
     }
 
     [Fact]
+    public void ForwardLeavesNoLiveTensorsBehindButItsOutput()
+    {
+        using var model = new DiTModel(Tiny);
+        using var x = randn(2, 4, 8, 8);
+        using var t = tensor(new long[] { 3, 999 });
+        using var y = tensor(new long[] { 1, 5 });
+        using var noGrad = no_grad();
+        model.forward(x, t, y).Dispose();   // warm-up: lazily created handles
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++) model.forward(x, t, y).Dispose();
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void FractionalTimestepsAreAccepted()
     {
         using var scope = NewDisposeScope();
@@ -69,5 +83,16 @@ public sealed class DiTModelTests
         var isKept = rows.eq(table[2]).all(1);
         Assert.True(isNull.logical_or(isKept).all().item<bool>());
         Assert.InRange(isNull.sum().item<long>(), 150, 250);
+    }
+
+    [Fact]
+    public void ModelTrainAndEvalReachTheLabelEmbedder()
+    {
+        using var model = new DiTModel(Tiny);
+        var embedder = model.modules().OfType<LabelEmbedder>().Single();
+        model.train();
+        Assert.True(embedder.training);
+        model.eval();
+        Assert.False(embedder.training);
     }
 }

@@ -26,10 +26,18 @@ public static partial class DiTCheckpoint
         try
         {
             config = InferConfig(stateDict, config ?? metadataConfig);
-            var model = new DiTModel(config);
-            model.to(dtype ?? ScalarType.Float32);
-            if (device is not null) model.to(device);
-            LoadStateDict(model, stateDict, path);
+            var model = new DiTModel(config, initialize: false);   // every tensor is overwritten below
+            try
+            {
+                model.to(dtype ?? ScalarType.Float32);
+                if (device is not null) model.to(device);
+                LoadStateDict(model, stateDict, path);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
             model.eval();
             return model;
         }

@@ -43,7 +43,20 @@ public static class TorchPickle
         var result = new Dictionary<string, Tensor>();
         foreach (DictionaryEntry kv in dict)
             if (kv.Key is string name && kv.Value is Tensor t) result[name] = t;
-        foreach (var other in root.Values.OfType<Tensor>().Where(t => !result.ContainsValue(t))) other.Dispose();
+        DisposeTensorsExcept(root, new HashSet<object>(result.Values, ReferenceEqualityComparer.Instance));
         return result;
+    }
+
+    /// <summary>Frees what the unpickler built but the caller does not get (the other entries, optimizer state).</summary>
+    static void DisposeTensorsExcept(object? node, HashSet<object> keep)
+    {
+        switch (node)
+        {
+            case Tensor t:
+                if (!keep.Contains(t)) t.Dispose();
+                break;
+            case IDictionary dict: foreach (var value in dict.Values) DisposeTensorsExcept(value, keep); break;
+            case IEnumerable items and not string: foreach (var item in items) DisposeTensorsExcept(item, keep); break;
+        }
     }
 }
