@@ -20,7 +20,7 @@ public enum GuidanceMode
 public static class ClassifierFreeGuidance
 {
     /// <param name="model">The class-conditional model (x, t, y) -> output.</param>
-    /// <param name="classes">Class id per row (N) int64.</param>
+    /// <param name="classes">Class id per row (N) int64; the wrapper reads it on every call, so keep it alive while sampling.</param>
     /// <param name="scales">Guidance scale per row (N); 1 means no guidance (and no extra forward rows).</param>
     /// <param name="nullClass">The class id the model was trained to treat as "no class" (num_classes for DiT).</param>
     /// <param name="inChannels">Latent channels C (the epsilon half of a learned-sigma output).</param>
@@ -39,8 +39,8 @@ public static class ClassifierFreeGuidance
         {
             if (x.shape[0] != hostScales.Length || t.shape[0] != hostScales.Length)
                 throw new ArgumentException($"Guided model built for {hostScales.Length} rows was called with x of {x.shape[0]} and t of {t.shape[0]}.");
-            if (guidedRows.Length == 0) return model(x, t, classes);
             using var scope = NewDisposeScope();
+            if (guidedRows.Length == 0) return model(x, t, classes.to(x.device)).MoveToOuterDisposeScope();
             var rows = tensor(guidedRows, ScalarType.Int64, x.device);
             var xAll = cat([x, x.index_select(0, rows)], 0);                                      // (N + G, C, H, W)
             var tAll = cat([t, t.index_select(0, rows)], 0);                                      // (N + G)

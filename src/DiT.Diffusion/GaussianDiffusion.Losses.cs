@@ -18,6 +18,7 @@ public sealed partial class GaussianDiffusion
     /// </summary>
     public LossTerms TrainingLosses(Denoiser model, Tensor xStart, Tensor t, Tensor? noise = null, Generator? generator = null)
     {
+        if (Options.PredictXStart) throw new NotSupportedException("Training losses are implemented for epsilon prediction only (DiT's setting).");
         var idx = Indices(t, xStart);
         using var scope = NewDisposeScope();
         noise ??= randn(xStart.shape, xStart.dtype, xStart.device, generator: generator);
@@ -25,7 +26,6 @@ public sealed partial class GaussianDiffusion
         var xT = QSample(xStart, t, noise);
         var output = model(xT, ModelTimesteps(t));
         var (eps, v) = SplitOutput(output, xStart);
-        if (Options.PredictXStart) throw new NotSupportedException("Training losses are implemented for epsilon prediction only (DiT's setting).");
         var mse = MeanFlat((noise - eps).pow(2));
         Tensor? vb = null;
         if (v is not null)

@@ -31,19 +31,6 @@ static class GoldenDiffusion
         c.ToleranceOf(output).AssertClose(actual, c.Expected(output), $"{c.Name}.{output}");
     }
 
-    /// <summary>Case names of a kind, split by whether the case runs a DiT model (has "weights").</summary>
-    public static TheoryData<string> CaseNames(string kind, bool withModel)
-    {
-        var data = new TheoryData<string>();
-        foreach (string name in Golden.CaseNames(kind))
-        {
-            bool isCase = !name.StartsWith('<');
-            if (!isCase || Golden.Default.Case(name).Node.ContainsKey("weights") == withModel) data.Add(name);
-        }
-        if (data.Count == 0) data.Add($"<no {kind} case {(withModel ? "with" : "without")} a model>");
-        return data;
-    }
-
     public static Tensor Doubles(double[] values) => tensor(values, ScalarType.Float64);
     public static Tensor Longs(long[] values) => tensor(values, ScalarType.Int64);
 }

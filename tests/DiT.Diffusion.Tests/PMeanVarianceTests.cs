@@ -5,15 +5,17 @@ namespace DiT.Diffusion.Tests;
 
 public class PMeanVarianceTests
 {
-    public static TheoryData<string> FixedOutputCases => GoldenDiffusion.CaseNames("p_mean_variance", withModel: false);
+    public static TheoryData<string> Cases => Golden.CaseNames("p_mean_variance");
 
-    [Theory, MemberData(nameof(FixedOutputCases))]
-    public void PMeanVarianceOfAFixedModelOutputMatchesReference(string name)
+    [Theory, MemberData(nameof(Cases))]
+    public void PMeanVarianceMatchesReference(string name)
     {
         var c = Golden.Default.Case(name);
         var d = GoldenDiffusion.Diffusion(c);
         using var scope = NewDisposeScope();
-        Denoiser model = FixedOutput(c.Input("model_output"));
+        using var noGrad = no_grad();
+        // Either a fixed model output, or DiT A / B (learned sigma / fixed large) with the case's labels.
+        Denoiser model = c.HasInput("model_output") ? FixedOutput(c.Input("model_output")) : DiTModels.Conditional(c);
         var p = d.PMeanVariance(model, c.Input("x"), c.Input("t"), c.Config["clip_denoised"]!.GetValue<bool>());
         GoldenDiffusion.Check(c, "mean", p.Mean);
         GoldenDiffusion.Check(c, "variance", p.Variance);

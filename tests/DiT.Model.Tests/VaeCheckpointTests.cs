@@ -54,6 +54,18 @@ public sealed class VaeCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void PipelineFolderWithTheVaeUnderVaeLoads()
+    {
+        var vaeFolder = Directory.CreateDirectory(Path.Combine(_folder, "vae")).FullName;
+        File.Copy(VaeGolden.WeightsPath(_decode), Path.Combine(vaeFolder, "diffusion_pytorch_model.safetensors"));
+        WriteHubConfig(vaeFolder);
+
+        using var vae = AutoencoderKL.Load(_folder);
+
+        AssertDecodesLikeReference(vae);
+    }
+
+    [Fact]
     public void Fp16HubFolderLoadsIntoFloat32Module()
     {
         var weights = Safetensors.Load(VaeGolden.WeightsPath(_decode));
@@ -121,6 +133,28 @@ public sealed class VaeCheckpointTests : IDisposable
             Assert.Contains("encoder.mid_block.attentions.0.to_k.weight", error.Message);
             Assert.Contains("decoder.extra.weight", error.Message);
             Assert.Contains("quant_conv.weight: checkpoint [4, 4, 1, 1] vs model [8, 8, 1, 1]", error.Message);
+        }
+        finally
+        {
+            StateDicts.DisposeAll(weights.Values);
+        }
+    }
+
+    [Fact]
+    public void TensorUnderBothAttentionNamingsIsRejected()
+    {
+        var weights = Safetensors.Load(VaeGolden.WeightsPath(_decode));
+        try
+        {
+            var both = new Dictionary<string, Tensor>(weights)
+            {
+                ["decoder.mid_block.attentions.0.query.weight"] = weights["decoder.mid_block.attentions.0.to_q.weight"],
+            };
+            using var vae = new AutoencoderKL(VaeGolden.Config(_decode));
+
+            var error = Assert.Throws<InvalidDataException>(() => vae.LoadStateDict(both, "both.safetensors"));
+
+            Assert.Contains("decoder.mid_block.attentions.0.to_q.weight", error.Message);
         }
         finally
         {
