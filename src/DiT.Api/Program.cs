@@ -17,6 +17,7 @@ builder.Services.AddProblems();
 builder.Services.AddDiTTelemetry(builder.Configuration);
 builder.Services.AddInferenceEngine();
 builder.Services.AddImageCache(builder.Configuration);
+builder.Services.AddGenerateTimeout();
 builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
 builder.Services.AddTrainingJobs();
 builder.Services.AddHealth();
@@ -25,6 +26,7 @@ builder.Services.AddSwagger();
 var app = builder.Build();
 
 app.UseProblems();
+app.UseRequestTimeouts();
 app.MapSwagger();
 app.MapHealthApi();
 app.MapDiTTelemetry();

@@ -5,6 +5,7 @@ using DiT.Cli.Commands;
 var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase)
 {
     ["bench-model"] = new BenchModelCommand(),
+    ["load"] = new LoadCommand(),
     ["train"] = new TrainCommand(),
 };
 

@@ -38,4 +38,16 @@ public sealed class QueueTests
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
         Assert.True(factory.Engine.Stats.RequestsCancelled >= 2);
     }
+
+    [Fact]
+    public async Task ARequestThatTimesOutGets504AndLeavesTheEngine()
+    {
+        using var factory = new ApiFactory().With("Engine:RequestTimeout", "00:00:00.300").With("Engine:MaxBatchDelay", "00:00:00");
+        var client = await factory.ReadyClientAsync();
+
+        var response = await client.GenerateAsync(new { classId = 0, steps = 1000, sampler = "ddpm", seed = 1 });
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        await WaitUntil(() => factory.Engine.Stats is { RunningRequests: 0, RequestsCancelled: 1 }, "the request left the engine");
+    }
 }

@@ -12,15 +12,16 @@ namespace DiT.Api.Engine;
 public sealed class DiTPipeline : IBatchPipeline
 {
     readonly DiTModel _model;
-    readonly IImageDecoder _decoder;
+    readonly IAutoencoder _autoencoder;
     readonly Device _device;
     readonly ScalarType _dtype;
     readonly GuidanceMode _guidance;
+    bool _ownsAutoencoder = true;
 
-    public DiTPipeline(DiTModel model, IImageDecoder decoder, Device device, ScalarType dtype, GuidanceMode guidance, ServedModel description)
+    public DiTPipeline(DiTModel model, IAutoencoder autoencoder, Device device, ScalarType dtype, GuidanceMode guidance, ServedModel description)
     {
         _model = model;
-        _decoder = decoder;
+        _autoencoder = autoencoder;
         _device = device;
         _dtype = dtype;
         _guidance = guidance;
@@ -30,14 +31,15 @@ public sealed class DiTPipeline : IBatchPipeline
     public ServedModel Model { get; }
 
     /// <summary>The same pipeline around new weights (config must keep the image shape and classes); moves them to this device and dtype.</summary>
-    public DiTPipeline WithModel(DiTModel model, string fingerprint)
+    public IBatchPipeline WithModel(DiTModel model, string fingerprint)
     {
         var (old, now) = (_model.Config, model.Config);
         if (now.InputSize != old.InputSize || now.InChannels != old.InChannels || now.NumClasses != old.NumClasses)
             throw new ArgumentException($"The new model {now.ToJson()} must keep the served model's input size, channels and classes ({old.ToJson()}).");
         model.to(_dtype).to(_device);
         model.eval();
-        return new DiTPipeline(model, _decoder, _device, _dtype, _guidance, Model with
+        _ownsAutoencoder = false;
+        return new DiTPipeline(model, _autoencoder, _device, _dtype, _guidance, Model with
         {
             Config = System.Text.Json.Nodes.JsonNode.Parse(now.ToJson())!.AsObject(),
             Parameters = now.ParameterCount(),
@@ -64,7 +66,11 @@ public sealed class DiTPipeline : IBatchPipeline
         using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
             latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, new DiffusionOptions(LearnSigma: config.LearnSigma));
         using (Telemetry.DiTTelemetry.Source.StartActivity("dit.decode"))
-            return _decoder.DecodeToBytes(latents);
+        {
+            var images = _autoencoder.DecodeLatents(latents);                       // (N, C, H, W) in [-1, 1]
+            int side = (int)images.shape[2], channels = (int)images.shape[1];
+            return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, side, side, channels)).ToArray();
+        }
     }
 
     static SamplerKind KindOf(Sampler sampler) => sampler switch
@@ -78,6 +84,6 @@ public sealed class DiTPipeline : IBatchPipeline
     public void Dispose()
     {
         _model.Dispose();
-        _decoder.Dispose();
+        if (_ownsAutoencoder) _autoencoder.Dispose();
     }
 }

@@ -85,7 +85,21 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     }
 
     /// <summary>
-    /// Replaces the served model between batches: batches in flight finish on the old weights; the task
+    /// Serves <paramref name="model"/> from the next batch on (batches in flight finish on the old weights). The engine
+    /// takes ownership: it moves the model to its device and dtype, disposes it when it is replaced, and the caller must
+    /// not use it afterwards. The model must keep the served input size, channels and classes (else the task fails with
+    /// ArgumentException and the old model stays). <paramref name="fingerprint"/> names the weights in /model, in the
+    /// X-Model-Fingerprint header and in cache keys, so it must change whenever the weights do.
+    /// </summary>
+    public Task SwapModelAsync(DiT.Model.DiTModel model, string fingerprint, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrWhiteSpace(fingerprint);
+        return SwapPipelineAsync(old => old.WithModel(model, fingerprint), ct);
+    }
+
+    /// <summary>
+    /// Replaces the served pipeline between batches: batches in flight finish on the old weights; the task
     /// completes once the new pipeline serves (and the old one is disposed). <paramref name="swap"/> runs on
     /// the engine thread, receives the current pipeline and returns its replacement.
     /// </summary>
@@ -166,8 +180,9 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
             try
             {
                 var old = _pipeline!;
-                _pipeline = swap.Swap(old);
-                if (!ReferenceEquals(old, _pipeline)) old.Dispose();
+                var next = swap.Swap(old);
+                _pipeline = next;
+                if (!ReferenceEquals(old, next)) old.Dispose();
                 LogModelSwapped(_pipeline.Model.Fingerprint);
                 swap.Done.TrySetResult();
             }

@@ -7,6 +7,10 @@ public interface IBatchPipeline : IDisposable
 
     /// <summary>Samples and decodes one batch of compatible requests (same sampler and steps), one image per request, in order.</summary>
     IReadOnlyList<RawImage> Run(IReadOnlyList<GenerationRequest> batch, CancellationToken ct, Action<int, int>? onStep);
+
+    /// <summary>A pipeline serving <paramref name="model"/> with everything else kept; this one then gives up
+    /// what the new one shares, so disposing it frees only its own weights.</summary>
+    IBatchPipeline WithModel(DiT.Model.DiTModel model, string fingerprint);
 }
 
 /// <summary>Loads the pipeline named by the options; runs on the engine thread.</summary>

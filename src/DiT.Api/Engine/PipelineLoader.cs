@@ -37,18 +37,28 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
             (name, source, fingerprint) = (Path.GetFileName(path), path, FileFingerprint(path));
         }
 
-        if (!options.IsPixelSpace)
-            throw new NotSupportedException("Latent-space models need the autoencoder, which this build does not include yet; set Model:VaePath to \"none\".");
-        IImageDecoder decoder = new PixelSpaceDecoder(model.Config.InChannels);
+        IAutoencoder autoencoder;
+        string autoencoderName;
+        if (options.IsPixelSpace)
+            (autoencoder, autoencoderName) = (new PixelSpaceAutoencoder(model.Config.InChannels), "none (pixel space)");
+        else
+        {
+            var vaePath = Path.GetFullPath(options.VaePath);
+            autoencoder = AutoencoderKL.Load(vaePath, device, dtype);
+            autoencoderName = $"AutoencoderKL {vaePath}";
+            fingerprint = $"{fingerprint}-{PathFingerprint(vaePath)[..8]}";
+        }
+        if (autoencoder.LatentChannels != model.Config.InChannels)
+            throw new InvalidDataException($"The autoencoder makes {autoencoder.LatentChannels}-channel latents; the DiT expects {model.Config.InChannels}.");
 
         var config = model.Config;
         var classes = ClassCatalog.ForModel(config.NumClasses, options.ClassesPath,
             options.UsesDefaultModel ? null : options.CheckpointPath, options.UsesDefaultModel);
-        int side = config.InputSize * decoder.DownsampleFactor;
+        int side = config.InputSize * autoencoder.DownsampleFactor;
         var description = new ServedModel(name, JsonNode.Parse(config.ToJson())!.AsObject(), config.ParameterCount(), config.Gflops(),
-            device.ToString(), options.Dtype, fingerprint, source, options.UsesDefaultModel, decoder.Name,
-            side, side, decoder.ImageChannels, config.ClassDropoutProb > 0, classes);
-        return new DiTPipeline(model, decoder, device, dtype, guidance, description);
+            device.ToString(), options.Dtype, fingerprint, source, options.UsesDefaultModel, autoencoderName,
+            side, side, autoencoder.ImageChannels, config.ClassDropoutProb > 0, classes);
+        return new DiTPipeline(model, autoencoder, device, dtype, guidance, description);
     }
 
     public static Device ResolveDevice(string name) =>
@@ -67,5 +77,14 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
     {
         using var stream = File.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
+    }
+
+    /// <summary>A file's fingerprint, or for a folder (a diffusers VAE) that of its files' names, sizes and times.</summary>
+    static string PathFingerprint(string path)
+    {
+        if (File.Exists(path)) return FileFingerprint(path);
+        var listing = string.Join("\n", Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Order()
+            .Select(f => new FileInfo(f)).Select(f => $"{f.FullName}|{f.Length}|{f.LastWriteTimeUtc:O}"));
+        return Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(listing)))[..16];
     }
 }

@@ -13,6 +13,17 @@ namespace DiT.Api.Generate;
 /// <summary>POST /generate: one class-conditional image as PNG, cached when the seed is given.</summary>
 public static class GenerateApi
 {
+    public const string TimeoutPolicy = "generate";
+
+    /// <summary>The request-timeout policy of /generate (Engine:RequestTimeout -> 504, and the request leaves the engine).</summary>
+    public static IServiceCollection AddGenerateTimeout(this IServiceCollection services)
+    {
+        services.AddRequestTimeouts();
+        services.AddOptions<Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutOptions>()
+            .Configure<IOptions<EngineOptions>>((timeouts, engine) => timeouts.AddPolicy(TimeoutPolicy, engine.Value.RequestTimeout));
+        return services;
+    }
+
     public static IEndpointRouteBuilder MapGenerateApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/generate", Generate).WithName("Generate").WithTags("Generate")
@@ -27,7 +38,9 @@ public static class GenerateApi
             .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout)
+            .WithRequestTimeout(TimeoutPolicy);
         return app;
     }
 

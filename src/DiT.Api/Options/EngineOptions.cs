@@ -30,6 +30,9 @@ public sealed class EngineOptions
     /// <summary>Requests waiting for the engine; beyond it /generate answers 429.</summary>
     [Range(1, 100_000)] public int QueueCapacity { get; set; } = 64;
 
+    /// <summary>Longest a /generate request may take, queue included; then it leaves its batch and gets a 504.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")] public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Retry-After seconds sent with a 429.</summary>
     [Range(1, 3600)] public int RetryAfterSeconds { get; set; } = 2;
 }
