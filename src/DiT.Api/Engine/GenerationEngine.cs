@@ -127,7 +127,10 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _stopping.Cancel();
+        // With minimal hosting, app.Run() stops and disposes the host while WebApplicationFactory also calls
+        // StopAsync: a second stop after Dispose must be a no-op, not an ObjectDisposedException.
+        try { _stopping.Cancel(); }
+        catch (ObjectDisposedException) { return Task.CompletedTask; }
         _queue.Writer.TryComplete();
         _thread?.Join(TimeSpan.FromSeconds(30));
         return Task.CompletedTask;
