@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace DiT.Training.Tests;
 
-public class TrainerTests
+public class TrainerTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public void FewStepsLowerTheLossOnAFixedBatch()
@@ -33,6 +33,7 @@ public class TrainerTests
         double before = FixedBatchLoss();
         for (int i = 0; i < 30; i++) trainer.TrainStep();
         double after = FixedBatchLoss();
+        output.WriteLine($"fixed-batch mse {before:F4} -> {after:F4} after 30 steps");
         Assert.True(after < 0.7 * before, $"fixed-batch loss {before:F4} -> {after:F4} after 30 steps");
     }
 
@@ -91,6 +92,20 @@ public class TrainerTests
         foreach (var (key, value) in a.Model) Assert.True(value.allclose(b.Model[key], rtol: 0, atol: 1e-6), $"model {key}");
         foreach (var (key, value) in a.Ema) Assert.True(value.allclose(b.Ema[key], rtol: 0, atol: 1e-6), $"ema {key}");
         foreach (var (key, value) in a.Optimizer) Assert.True(value.allclose(b.Optimizer[key], rtol: 1e-5, atol: 1e-9), $"opt {key}");
+    }
+
+    [Fact]
+    public void TrainingStepsAndCheckpointsLeaveNoLiveTensorsBehind()
+    {
+        using var dir = new TempDir();
+        var data = ImageDatasets.Open(ImageFolder(dir.Sub("data")));
+        using var cache = LatentCache.LoadOrBuild(data, new PixelSpaceAutoencoder(1), 8, seed: 1, cachePath: null, CPU, CancellationToken.None);
+        using var trainer = new Trainer(new DiTModel(Config), cache, Options(), data.ClassNames);
+        trainer.TrainStep();
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 5; i++) trainer.TrainStep();
+        trainer.Save(Path.Combine(dir.Path, "leak.safetensors"));
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
     [Fact]
