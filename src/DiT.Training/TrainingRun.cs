@@ -69,6 +69,15 @@ public static class TrainingRun
     public static TrainingResult Run(TrainingRunRequest request, Action<TrainingProgress>? report = null,
         Action<CancellationToken>? waitForTurn = null, CancellationToken cancel = default)
     {
+        var (trainer, data) = Prepare(request, report, cancel);
+        using (data)
+        using (trainer)
+            return Loop(trainer, request.OutputDirectory, report, waitForTurn, cancel);
+    }
+
+    /// <summary>Model (new or restored), latent cache and trainer; a resumed checkpoint's tensors are released once copied.</summary>
+    static (Trainer, LatentCache) Prepare(TrainingRunRequest request, Action<TrainingProgress>? report, CancellationToken cancel)
+    {
         using var checkpoint = request.ResumeFrom is null ? null : TrainingCheckpointFile.Read(request.ResumeFrom);
         // A resume keeps the recipe it was started with (seed, batch, lr, EMA); steps and checkpoint interval are the new request's.
         var options = checkpoint?.Options is { } saved
@@ -77,28 +86,32 @@ public static class TrainingRun
         // From-scratch initialisation draws from the global generator: seed it so a run is reproducible from its seed.
         if (checkpoint is null) random.manual_seed(options.Seed);
         var model = checkpoint is null ? request.InitialModel() : new DiTModel(checkpoint.Config);
+        LatentCache data;
         try
         {
             var misfit = CheckFits(model.Config, request.Data, request.Autoencoder.DownsampleFactor, request.Autoencoder.LatentChannels, options.ImageSize);
             if (misfit.Count > 0) throw new ArgumentException(string.Join(" ", misfit.Values.SelectMany(v => v)));
             model.to(request.Device);
-        }
-        catch { model.Dispose(); throw; }
-
-        var cachePath = LatentCache.PathFor(request.OutputDirectory, request.Data, options.ImageSize, request.AutoencoderId, options.Seed);
-        LatentCache data;
-        try
-        {
+            var cachePath = LatentCache.PathFor(request.OutputDirectory, request.Data, options.ImageSize, request.AutoencoderId, options.Seed);
             data = LatentCache.LoadOrBuild(request.Data, request.Autoencoder, options.ImageSize, options.Seed, cachePath, request.Device, cancel,
                 (done, total) => report?.Invoke(new TrainingProgress("encoding", done, total, null, null, null, null)));
         }
-        catch { model.Dispose(); throw; }
-
-        using (data)
-        using (var trainer = new Trainer(model, data, options, request.Data.ClassNames))
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        var trainer = new Trainer(model, data, options, request.Data.ClassNames);
+        try
         {
             if (checkpoint is not null) trainer.Restore(checkpoint);
-            return Loop(trainer, request.OutputDirectory, report, waitForTurn, cancel);
+            return (trainer, data);
+        }
+        catch
+        {
+            trainer.Dispose();
+            data.Dispose();
+            throw;
         }
     }
 
