@@ -110,9 +110,7 @@ public static class TrainingApi
         }
         try
         {
-            await engine.SwapPipelineAsync(old => old is DiTPipeline pipeline
-                ? pipeline.WithModel(model, fingerprint)
-                : throw new ArgumentException("The served pipeline does not take new weights."), ct);
+            await engine.SwapModelAsync(model, fingerprint, ct);
         }
         catch (ArgumentException e)
         {
