@@ -5,6 +5,8 @@ using DiT.Cli.Commands;
 var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase)
 {
     ["bench-model"] = new BenchModelCommand(),
+    ["load"] = new LoadCommand(),
+    ["train"] = new TrainCommand(),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))

@@ -235,7 +235,10 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
     public DiTConfig Config { get; }
 
     /// <summary>Builds the model with the paper's training-from-scratch initialisation.</summary>
-    public DiTModel(DiTConfig config) : base(nameof(DiTModel))
+    public DiTModel(DiTConfig config) : this(config, initialize: true) { }
+
+    /// <summary>Without <paramref name="initialize"/> the weights keep TorchSharp's defaults: for loaders that overwrite them all anyway.</summary>
+    internal DiTModel(DiTConfig config, bool initialize) : base(nameof(DiTModel))
     {
         Config = config.Validated();
         x_embedder = new PatchEmbed(config.PatchSize, config.InChannels, config.HiddenSize);
@@ -247,7 +250,7 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
             .Select(_ => new DiTBlock(config.HiddenSize, config.NumHeads, config.MlpHiddenSize)).ToArray());
         final_layer = new FinalLayer(config.HiddenSize, config.PatchSize, config.OutChannels);
         RegisterComponents();
-        InitializeWeights();
+        if (initialize) InitializeWeights();
     }
 
     /// <summary>x (N, C, H, W) latents, t (N) timesteps (integer or fractional), y (N) class ids (NumClasses = null class) -> (N, OutChannels, H, W).</summary>

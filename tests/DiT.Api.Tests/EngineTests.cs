@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using DiT.Api.Engine;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DiT.Api.Tests;
+
+public sealed class EngineTests
+{
+    [Fact]
+    public async Task SwapModelServesTheNewWeightsUnderTheNewFingerprint()
+    {
+        using var factory = new ApiFactory();
+        var client = await factory.ReadyClientAsync();
+        var engine = factory.Services.GetRequiredService<GenerationEngine>();
+        var body = new { classId = 1, steps = 2, seed = 21 };
+        var before = await client.GenerateAsync(body);
+
+        await engine.SwapModelAsync(DefaultModel.RandomWeights(ApiFactory.TinyConfig, seed: 8), "fine-tuned-1");
+        var after = await client.GenerateAsync(body);
+        using var model = JsonDocument.Parse(await client.GetStringAsync("/model"));
+
+        Assert.Equal("fine-tuned-1", after.Header("X-Model-Fingerprint"));
+        Assert.Equal("fine-tuned-1", model.RootElement.GetProperty("fingerprint").GetString());
+        Assert.NotEqual(await before.Content.ReadAsByteArrayAsync(), await after.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task SwapModelWithAnotherImageShapeIsRefusedAndTheOldModelKeepsServing()
+    {
+        using var factory = new ApiFactory();
+        var client = await factory.ReadyClientAsync();
+        var engine = factory.Services.GetRequiredService<GenerationEngine>();
+        using var wrong = DefaultModel.RandomWeights(ApiFactory.TinyConfig with { InputSize = 16 }, seed: 1);
+
+        await Assert.ThrowsAsync<ArgumentException>(() => engine.SwapModelAsync(wrong, "wrong"));
+        var response = await client.GenerateAsync(new { classId = 1, steps = 1, seed = 1 });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotEqual("wrong", response.Header("X-Model-Fingerprint"));
+    }
+
+    [Fact]
+    public async Task ProgressReportsEveryStepOfTheRequest()
+    {
+        using var factory = new ApiFactory();
+        await factory.ReadyClientAsync();
+        var steps = new ConcurrentQueue<SamplingProgress>();
+
+        await factory.Engine.GenerateAsync(new GenerationRequest(0, 2.0, 3, Sampler.Ddim, 5), new Recorder(steps), CancellationToken.None);
+
+        Assert.Equal([new(1, 3), new(2, 3), new(3, 3)], steps.ToArray());
+    }
+
+    sealed class Recorder(ConcurrentQueue<SamplingProgress> into) : IProgress<SamplingProgress>
+    {
+        public void Report(SamplingProgress value) => into.Enqueue(value);
+    }
+}
