@@ -9,6 +9,7 @@ using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Problems;
 using DiT.Api.Telemetry;
+using DiT.Api.Training;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -18,6 +19,7 @@ builder.Services.AddInferenceEngine();
 builder.Services.AddImageCache(builder.Configuration);
 builder.Services.AddGenerateTimeout();
 builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
+builder.Services.AddTrainingJobs();
 builder.Services.AddHealth();
 builder.Services.AddSwagger();
 
@@ -32,6 +34,7 @@ app.MapGenerateApi();
 app.MapClassesApi();
 app.MapModelApi();
 app.MapAdminApi();
+app.MapTrainingApi();
 
 app.Run();
 
