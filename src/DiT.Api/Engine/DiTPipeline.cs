@@ -53,7 +53,7 @@ public sealed class DiTPipeline : IBatchPipeline
     public IReadOnlyList<RawImage> Run(IReadOnlyList<GenerationRequest> batch, CancellationToken ct, Action<int, int>? onStep)
     {
         using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
+        using var inference = inference_mode();
         var generators = Sampling.Generators(batch.Select(r => r.Seed));
         try { return Sample(batch, generators, ct, onStep); }
         finally { foreach (var generator in generators) generator.Dispose(); }
@@ -66,17 +66,30 @@ public sealed class DiTPipeline : IBatchPipeline
         var noise = Sampling.PerSampleNoise(generators, empty([n, config.InChannels, size, size], _dtype, _device));
         var classes = tensor(batch.Select(r => (long)r.ClassId).ToArray(), ScalarType.Int64, _device);
         var scales = tensor(batch.Select(r => (float)r.GuidanceScale).ToArray(), ScalarType.Float32, _device);
-        var model = ClassifierFreeGuidance.Wrap(_model.forward, classes, scales, config.NumClasses, config.InChannels, _guidance);
+        var model = Guided(_model, classes, scales, _guidance);
         var settings = new SamplerSettings(KindOf(batch[0].Sampler), batch[0].Steps);
         Tensor latents;
         using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
             latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, new DiffusionOptions(LearnSigma: config.LearnSigma));
-        using (Telemetry.DiTTelemetry.Source.StartActivity("dit.decode"))
-        {
-            var images = _autoencoder.DecodeLatents(latents);                       // (N, C, H, W) in [-1, 1]
-            int channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];
-            return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, width, height, channels)).ToArray();
-        }
+        return Decode(_autoencoder, latents);
+    }
+
+    public IRunningBatch StartRunningBatch(Sampler sampler, int steps) =>
+        new RunningBatch(_model, _autoencoder, new DiT.Diffusion.Sampler(new SamplerSettings(KindOf(sampler), steps),
+            new DiffusionOptions(LearnSigma: _model.Config.LearnSigma)), _guidance, _device, _dtype);
+
+    /// <summary>The model under classifier-free guidance with per-row classes and scales (the tensors must outlive it).</summary>
+    internal static Denoiser Guided(DiTModel model, Tensor classes, Tensor scales, GuidanceMode guidance) =>
+        ClassifierFreeGuidance.Wrap(model.forward, classes, scales, model.Config.NumClasses, model.Config.InChannels, guidance);
+
+    /// <summary>Latents (N, C, h, w) to one 8-bit image per row.</summary>
+    internal static RawImage[] Decode(IAutoencoder autoencoder, Tensor latents)
+    {
+        using var span = Telemetry.DiTTelemetry.Source.StartActivity("dit.decode");
+        using var scope = NewDisposeScope();
+        var images = autoencoder.DecodeLatents(latents);                               // (N, C, H, W) in [-1, 1]
+        int channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];
+        return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, width, height, channels)).ToArray();
     }
 
     static SamplerKind KindOf(Sampler sampler) => sampler switch

@@ -8,9 +8,10 @@ namespace DiT.Api.Engine;
 
 /// <summary>
 /// The inference engine: a bounded queue drained by one dedicated thread that owns every tensor.
-/// The thread takes up to MaxBatchSize compatible requests (same sampler and steps, waiting at most
-/// MaxBatchDelay to fill a batch), samples them in one loop and hands each row back; callers encode
-/// their PNG on their own thread. Model swaps happen between batches.
+/// Whole batching: the thread takes up to MaxBatchSize compatible requests (same sampler and steps, waiting at most
+/// MaxBatchDelay to fill a batch), samples them in one loop and hands each row back. Continuous batching
+/// (GenerationEngine.Continuous.cs): requests join running batches between steps and leave when done.
+/// Callers encode their PNG on their own thread. Model swaps happen between batches.
 /// </summary>
 public sealed partial class GenerationEngine : IImageGenerator, IHostedService, IDisposable
 {
@@ -207,7 +208,8 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         // Deferred requests are older than anything in the channel: they go first.
         foreach (var item in TakeDeferred(i => i.Request.BatchKey == key, _options.MaxBatchSize - 1)) batch.Add(item);
 
-        var deadline = Stopwatch.GetTimestamp() + (long)(_options.MaxBatchDelay.TotalSeconds * Stopwatch.Frequency);
+        var delay = _options.ContinuousBatching ? TimeSpan.Zero : _options.MaxBatchDelay; // continuous: later ones join between steps
+        var deadline = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
         while (batch.Count < _options.MaxBatchSize)
         {
             var left = TimeSpan.FromSeconds((double)(deadline - Stopwatch.GetTimestamp()) / Stopwatch.Frequency);
@@ -279,6 +281,11 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
 
     void RunBatch(List<WorkItem> items)
     {
+        if (_options.ContinuousBatching)
+        {
+            RunContinuously(items);
+            return;
+        }
         var pipeline = _pipeline!;
         var batchStart = Stopwatch.GetTimestamp();
         using var batch = new Batch(items, _stopping.Token);

@@ -21,10 +21,18 @@ public sealed class EngineOptions
     [Required, RegularExpression("^(?i)(reference|all-channels)$", ErrorMessage = "Engine:GuidanceMode must be reference or all-channels.")]
     public string GuidanceMode { get; set; } = "reference";
 
-    /// <summary>Most requests sampled together in one loop.</summary>
+    /// <summary>"continuous": requests join a running batch at its next denoising step and leave as soon as they are done
+    /// (one running batch per sampler and step count); "whole": a batch is formed, sampled to the end, then the next.</summary>
+    [Required, RegularExpression("^(?i)(continuous|whole)$", ErrorMessage = "Engine:Batching must be continuous or whole.")]
+    public string Batching { get; set; } = "continuous";
+
+    public bool ContinuousBatching => Batching.Equals("continuous", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Most requests sampled together in one loop (continuous: rows in flight over all running batches).</summary>
     [Range(1, 256)] public int MaxBatchSize { get; set; } = 8;
 
-    /// <summary>Longest the engine waits for more compatible requests before starting a batch.</summary>
+    /// <summary>Longest the engine waits for more compatible requests before starting a batch (whole batching only:
+    /// continuous batching starts at once and lets later requests join).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:00:10")] public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Requests waiting for the engine; beyond it /generate answers 429.</summary>
