@@ -5,7 +5,9 @@ using DiT.Cli.Commands;
 var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase)
 {
     ["bench-model"] = new BenchModelCommand(),
+    ["bench-serving"] = new BenchServingCommand(),
     ["load"] = new LoadCommand(),
+    ["soak"] = new SoakCommand(),
     ["train"] = new TrainCommand(),
 };
 

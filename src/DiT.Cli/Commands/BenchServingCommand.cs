@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Globalization;
+using DiT.Api.Engine;
+using DiT.Api.Generate;
+
+namespace DiT.Cli.Commands;
+
+/// <summary>
+/// `dit bench-serving`: the engine in-process, whole-batch vs continuous batching side by side (both engines loaded,
+/// phases interleaved so background load hits both alike): closed loop with 1 and N clients, then Poisson arrivals at
+/// fractions of the best closed-loop throughput. Prints images/s, p50/p99 latency, mean queue wait and batch size.
+/// Options: --modes whole,continuous  --clients 1,32  --requests 64  --loads 0.3,0.6,0.9 (x best throughput)
+///          --rates R1,R2 (explicit arrivals/s instead of --loads)  --steps 20 (or a list: 10,50 cycles per request)
+///          --sampler ddim  --guidance 4  --max-batch 8  --threads 1  --checkpoint PATH (default: the built-in model)
+/// </summary>
+public sealed class BenchServingCommand : ICommand
+{
+    public string Summary => "serving benchmark in-process: whole vs continuous batching, closed loop and Poisson arrivals";
+
+    public int Run(CommandLine options)
+    {
+        try { return Bench(options); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"bench-serving: {e.Message}");
+            return 2;
+        }
+    }
+
+    sealed record Workload(int[] Steps, Sampler Sampler, double Guidance, int Classes)
+    {
+        public GenerationRequest Request(int i) =>
+            new(i % Classes, Guidance, Steps[i % Steps.Length], Sampler, Seed: 1_000_003L * i + 17);
+    }
+
+    sealed record Outcome(double LatencyMs, double QueueMs, int BatchSize);
+
+    static int Bench(CommandLine options)
+    {
+        var modes = List(options.String("modes") ?? "whole,continuous", s => s.ToLowerInvariant() is "whole" or "continuous" ? s.ToLowerInvariant() : throw new ArgumentException($"--modes: '{s}' is not whole or continuous."));
+        var clients = List(options.String("clients") ?? "1,32", PositiveInt("clients"));
+        int requests = Math.Max(1, options.Int("requests", 64));
+        var workload = new Workload(List(options.String("steps") ?? "20", PositiveInt("steps")), ParseSampler(options.String("sampler") ?? "ddim"),
+            options.Double("guidance", 4), Math.Max(1, options.Int("classes", 10)));
+        var settings = new Dictionary<string, string?>
+        {
+            ["Model:CheckpointPath"] = options.String("checkpoint") ?? "",
+            ["Model:Device"] = options.String("device") ?? "auto",
+            ["Engine:MaxBatchSize"] = options.Int("max-batch", 8).ToString(CultureInfo.InvariantCulture),
+            ["Engine:TorchThreads"] = options.Int("threads", 1).ToString(CultureInfo.InvariantCulture),
+            ["Engine:QueueCapacity"] = "100000",
+            ["Engine:RequestTimeout"] = "01:00:00",
+        };
+
+        var engines = modes.ToDictionary(m => m, m => InProcessEngine.Start(new Dictionary<string, string?>(settings) { ["Engine:Batching"] = m }));
+        try
+        {
+            var model = engines.Values.First().Engine.Model!;
+            workload = workload with
+            {
+                Classes = Math.Min(workload.Classes, model.Classes.Count),
+                Guidance = model.SupportsGuidance ? workload.Guidance : 1,
+            };
+            Console.WriteLine($"Serving benchmark (in-process engine): {model.Name}, {model.Gflops:F4} GMACs per forward, {model.Device}, " +
+                $"{settings["Engine:TorchThreads"]} torch thread(s), MaxBatchSize {settings["Engine:MaxBatchSize"]}, {workload.Sampler} " +
+                $"{string.Join("/", workload.Steps)} steps, guidance {workload.Guidance}, {requests} requests per row; {Environment.ProcessorCount} logical CPUs");
+            foreach (var engine in engines.Values) Closed(engine.Engine, workload, 1, 4); // warm-up
+
+            Console.WriteLine();
+            Console.WriteLine("| arrivals | batching | images/s | p50 ms | p99 ms | mean queue ms | mean batch |");
+            Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
+            double best = 0;
+            foreach (var c in clients)
+                foreach (var (mode, engine) in engines)
+                {
+                    var (outcomes, wall) = Closed(engine.Engine, workload, c, requests);
+                    best = Math.Max(best, outcomes.Count / wall.TotalSeconds);
+                    Print($"{c} client{(c == 1 ? "" : "s")}", mode, outcomes, wall);
+                }
+
+            var rates = options.Has("rates")
+                ? List(options.String("rates")!, s => double.Parse(s, CultureInfo.InvariantCulture))
+                : List(options.String("loads") ?? "0.3,0.6,0.9", s => double.Parse(s, CultureInfo.InvariantCulture) * best);
+            foreach (var rate in rates)
+                foreach (var (mode, engine) in engines)
+                {
+                    var (outcomes, wall) = Poisson(engine.Engine, workload, rate, requests, seed: 7);
+                    Print($"Poisson {rate:F1}/s", mode, outcomes, wall);
+                }
+        }
+        finally
+        {
+            foreach (var engine in engines.Values) engine.Dispose();
+        }
+        return 0;
+    }
+
+    /// <summary><paramref name="clients"/> callers, each sending its next request when its last one is answered.</summary>
+    static (List<Outcome>, TimeSpan) Closed(IImageGenerator engine, Workload workload, int clients, int requests)
+    {
+        var outcomes = new List<Outcome>();
+        int next = -1;
+        var wall = Stopwatch.StartNew();
+        Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < requests)
+                await Send(engine, workload.Request(i), outcomes);
+        }))).GetAwaiter().GetResult();
+        return (outcomes, wall.Elapsed);
+    }
+
+    /// <summary>Open loop: requests arrive as a Poisson process of <paramref name="rate"/> per second, whatever the answers do.</summary>
+    static (List<Outcome>, TimeSpan) Poisson(IImageGenerator engine, Workload workload, double rate, int requests, int seed)
+    {
+        var random = new Random(seed);
+        var outcomes = new List<Outcome>();
+        var sends = new List<Task>(requests);
+        var wall = Stopwatch.StartNew();
+        double at = 0;
+        for (int i = 0; i < requests; i++)
+        {
+            var wait = at - wall.Elapsed.TotalSeconds;
+            if (wait > 0) Thread.Sleep(TimeSpan.FromSeconds(wait));
+            var request = workload.Request(i);
+            sends.Add(Task.Run(() => Send(engine, request, outcomes)));
+            at += -Math.Log(1 - random.NextDouble()) / rate; // exponential gaps
+        }
+        Task.WhenAll(sends).GetAwaiter().GetResult();
+        return (outcomes, wall.Elapsed);
+    }
+
+    static async Task Send(IImageGenerator engine, GenerationRequest request, List<Outcome> into)
+    {
+        var started = Stopwatch.StartNew();
+        var image = await engine.GenerateAsync(request, null, CancellationToken.None);
+        lock (into) into.Add(new Outcome(started.Elapsed.TotalMilliseconds, image.QueueTime.TotalMilliseconds, image.BatchSize));
+    }
+
+    static void Print(string arrivals, string mode, List<Outcome> outcomes, TimeSpan wall)
+    {
+        var latencies = outcomes.Select(o => o.LatencyMs).Order().ToArray();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {arrivals} | {mode} | {outcomes.Count / wall.TotalSeconds:F2} | {Percentile(latencies, 0.5):F0} | {Percentile(latencies, 0.99):F0} | {outcomes.Average(o => o.QueueMs):F0} | {outcomes.Average(o => o.BatchSize):F2} |"));
+    }
+
+    static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    static T[] List<T>(string text, Func<string, T> parse) =>
+        text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(parse).ToArray() is { Length: > 0 } list
+            ? list : throw new ArgumentException($"Expected a comma-separated list, got '{text}'.");
+
+    static Func<string, int> PositiveInt(string option) => s =>
+        int.TryParse(s, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new ArgumentException($"--{option} expects positive integers, got '{s}'.");
+
+    internal static Sampler ParseSampler(string name) => SamplerNames.ByName.TryGetValue(name, out var sampler)
+        ? sampler : throw new ArgumentException($"--sampler '{name}' is not one of {SamplerNames.Allowed}.");
+}
