@@ -86,10 +86,14 @@ public sealed class BenchModelCommand : ICommand
         return Median(runs, () => { using var output = model.forward(x, t, y); Synchronize(device); });
     }
 
-    /// <summary>Median wall time of <paramref name="runs"/> calls after one untimed warm-up call.</summary>
+    /// <summary>
+    /// Median wall time of <paramref name="runs"/> calls after untimed warm-up calls (at least one, up to three
+    /// while they take under 2 s in all: the first forwards of a process run well below steady-state speed).
+    /// </summary>
     static double Median(int runs, Action action)
     {
-        action();
+        var warmUp = Stopwatch.StartNew();
+        for (int i = 0; i < 3 && (i == 0 || warmUp.Elapsed.TotalSeconds < 2); i++) action();
         var times = new double[runs];
         for (int i = 0; i < runs; i++)
         {
