@@ -176,18 +176,21 @@ internal sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x, Tensor c)
+    /// <summary>x (N, T, D); siluC (N, D) = SiLU(c), computed once per forward for every block (the first module of
+    /// adaLN_modulation), so the block applies only its linear.</summary>
+    public override Tensor forward(Tensor x, Tensor siluC)
     {
         using var scope = NewDisposeScope();
-        var m = adaLN_modulation.forward(c).chunk(6, dim: 1);                      // 6 x (N, D)
+        var m = ((Linear)adaLN_modulation[1]).forward(siluC).unsqueeze(1).chunk(6, dim: 2); // 6 x (N, 1, D)
         var (shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp) = (m[0], m[1], m[2], m[3], m[4], m[5]);
-        x = x + gateMsa.unsqueeze(1) * attn.forward(Modulate(norm1.forward(x), shiftMsa, scaleMsa)); // (N, T, D)
-        x = x + gateMlp.unsqueeze(1) * mlp.forward(Modulate(norm2.forward(x), shiftMlp, scaleMlp));  // (N, T, D)
+        x = addcmul(x, gateMsa, attn.forward(Modulate(norm1.forward(x), shiftMsa, scaleMsa)), 1); // (N, T, D), x + gate * attn
+        x = addcmul(x, gateMlp, mlp.forward(Modulate(norm2.forward(x), shiftMlp, scaleMlp)), 1); // (N, T, D), x + gate * mlp
         return x.MoveToOuterDisposeScope();
     }
 
+    /// <summary>x (1 + scale) + shift in one fused pass; shift and scale are (N, 1, D).</summary>
     internal static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) =>
-        x * (scale.unsqueeze(1) + 1) + shift.unsqueeze(1);                         // (N, T, D)
+        addcmul(shift, x, scale + 1, 1);                                            // (N, T, D)
 
     internal void ZeroModulation() => DiTModel.ZeroLinear((Linear)adaLN_modulation[1]);
 }
@@ -207,10 +210,11 @@ internal sealed class FinalLayer : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x, Tensor c)
+    /// <summary>x (N, T, D); siluC (N, D) = SiLU(c), as for the blocks.</summary>
+    public override Tensor forward(Tensor x, Tensor siluC)
     {
         using var scope = NewDisposeScope();
-        var m = adaLN_modulation.forward(c).chunk(2, dim: 1);                      // 2 x (N, D): shift, scale
+        var m = ((Linear)adaLN_modulation[1]).forward(siluC).unsqueeze(1).chunk(2, dim: 2); // 2 x (N, 1, D): shift, scale
         x = DiTBlock.Modulate(norm_final.forward(x), m[0], m[1]);                   // (N, T, D)
         return linear.forward(x).MoveToOuterDisposeScope();                         // (N, T, p*p*C_out)
     }
@@ -259,8 +263,9 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         var h = x_embedder.forward(x) + pos_embed;                                   // (N, T, D), T = H*W / p^2
         var c = t_embedder.forward(t) + y_embedder.forward(y);                       // (N, D)
-        foreach (var block in blocks) h = block.forward(h, c);                       // (N, T, D)
-        h = final_layer.forward(h, c);                                               // (N, T, p*p*C_out)
+        var siluC = functional.silu(c);                                              // (N, D), every adaLN's first module, once
+        foreach (var block in blocks) h = block.forward(h, siluC);                   // (N, T, D)
+        h = final_layer.forward(h, siluC);                                           // (N, T, p*p*C_out)
         return Unpatchify(h).MoveToOuterDisposeScope();                              // (N, C_out, H, W)
     }
 
