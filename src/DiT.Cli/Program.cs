@@ -4,6 +4,7 @@ using DiT.Cli.Commands;
 // One class per command (Commands/*.cs); each parses its own --options.
 var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase)
 {
+    ["bench"] = new BenchCommand(),
     ["bench-model"] = new BenchModelCommand(),
     ["bench-serving"] = new BenchServingCommand(),
     ["load"] = new LoadCommand(),

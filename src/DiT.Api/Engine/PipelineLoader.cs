@@ -20,6 +20,12 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
         if (engineOptions.Value.TorchThreads > 0) set_num_threads(engineOptions.Value.TorchThreads);
         var device = ResolveDevice(options.Device);
         var dtype = ParseDtype(options.Dtype);
+        if (device.type == DeviceType.CUDA)
+        {
+            // float32 matmuls and convolutions on tensor cores (TF32, Ampere and later); process-wide, as in PyTorch.
+            backends.cuda.matmul.allow_tf32 = options.AllowTf32;
+            backends.cudnn.allow_tf32 = options.AllowTf32;
+        }
         var guidance = engineOptions.Value.GuidanceMode.Equals("all-channels", StringComparison.OrdinalIgnoreCase)
             ? GuidanceMode.AllChannels : GuidanceMode.Reference;
 

@@ -9,9 +9,11 @@ namespace DiT.Cli.Commands;
 /// `dit bench-serving`: the engine in-process, whole-batch vs continuous batching side by side (both engines loaded,
 /// phases interleaved so background load hits both alike): closed loop with 1 and N clients, then Poisson arrivals at
 /// fractions of the best closed-loop throughput. Prints images/s, p50/p99 latency, mean queue wait and batch size.
-/// Options: --modes whole,continuous  --clients 1,32  --requests 64  --loads 0.3,0.6,0.9 (x best throughput)
+/// Each row pools --repeats 3 runs of --requests each, modes alternating run by run.
+/// Options: --modes whole,continuous  --repeats 3  --clients 1,32  --requests 64  --loads 0.3,0.6,0.9 (x best throughput)
 ///          --rates R1,R2 (explicit arrivals/s instead of --loads)  --steps 20 (or a list: 10,50 cycles per request)
-///          --sampler ddim  --guidance 4  --max-batch 8  --threads 1  --checkpoint PATH (default: the built-in model)
+///          --sampler ddim  --guidance 4  --max-batch 8  --max-delay-ms 20 (whole batching's MaxBatchDelay)  --threads 1
+///          --checkpoint PATH (default: the built-in model)
 /// </summary>
 public sealed class BenchServingCommand : ICommand
 {
@@ -47,6 +49,7 @@ public sealed class BenchServingCommand : ICommand
             ["Model:CheckpointPath"] = options.String("checkpoint") ?? "",
             ["Model:Device"] = options.String("device") ?? "auto",
             ["Engine:MaxBatchSize"] = options.Int("max-batch", 8).ToString(CultureInfo.InvariantCulture),
+            ["Engine:MaxBatchDelay"] = TimeSpan.FromMilliseconds(options.Double("max-delay-ms", 20)).ToString("c", CultureInfo.InvariantCulture),
             ["Engine:TorchThreads"] = options.Int("threads", 1).ToString(CultureInfo.InvariantCulture),
             ["Engine:QueueCapacity"] = "100000",
             ["Engine:RequestTimeout"] = "01:00:00",
@@ -62,31 +65,29 @@ public sealed class BenchServingCommand : ICommand
                 Guidance = model.SupportsGuidance ? workload.Guidance : 1,
             };
             Console.WriteLine($"Serving benchmark (in-process engine): {model.Name}, {model.Gflops:F4} GMACs per forward, {model.Device}, " +
-                $"{settings["Engine:TorchThreads"]} torch thread(s), MaxBatchSize {settings["Engine:MaxBatchSize"]}, {workload.Sampler} " +
+                $"{settings["Engine:TorchThreads"]} torch thread(s), MaxBatchSize {settings["Engine:MaxBatchSize"]}, MaxBatchDelay (whole) {settings["Engine:MaxBatchDelay"]}, {workload.Sampler} " +
                 $"{string.Join("/", workload.Steps)} steps, guidance {workload.Guidance}, {requests} requests per row; {Environment.ProcessorCount} logical CPUs");
             foreach (var engine in engines.Values) Closed(engine.Engine, workload, 1, 4); // warm-up
 
             Console.WriteLine();
             Console.WriteLine("| arrivals | batching | images/s | p50 ms | p99 ms | mean queue ms | mean batch |");
             Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
+            // Each row pools --repeats runs, alternating the modes run by run, so bursts of background load hit both alike.
+            int repeats = Math.Max(1, options.Int("repeats", 3));
             double best = 0;
             foreach (var c in clients)
-                foreach (var (mode, engine) in engines)
+                foreach (var (mode, phase) in Alternate(engines, repeats, engine => Closed(engine, workload, c, requests)))
                 {
-                    var (outcomes, wall) = Closed(engine.Engine, workload, c, requests);
-                    best = Math.Max(best, outcomes.Count / wall.TotalSeconds);
-                    Print($"{c} client{(c == 1 ? "" : "s")}", mode, outcomes, wall);
+                    best = Math.Max(best, phase.Outcomes.Count / phase.Wall.TotalSeconds);
+                    Print($"{c} client{(c == 1 ? "" : "s")}", mode, phase);
                 }
 
             var rates = options.Has("rates")
                 ? List(options.String("rates")!, s => double.Parse(s, CultureInfo.InvariantCulture))
                 : List(options.String("loads") ?? "0.3,0.6,0.9", s => double.Parse(s, CultureInfo.InvariantCulture) * best);
             foreach (var rate in rates)
-                foreach (var (mode, engine) in engines)
-                {
-                    var (outcomes, wall) = Poisson(engine.Engine, workload, rate, requests, seed: 7);
-                    Print($"Poisson {rate:F1}/s", mode, outcomes, wall);
-                }
+                foreach (var (mode, phase) in Alternate(engines, repeats, engine => Poisson(engine, workload, rate, requests, seed: 7)))
+                    Print($"Poisson {rate:F1}/s", mode, phase);
         }
         finally
         {
@@ -95,8 +96,23 @@ public sealed class BenchServingCommand : ICommand
         return 0;
     }
 
+    sealed record Phase(List<Outcome> Outcomes, TimeSpan Wall);
+
+    /// <summary>Runs <paramref name="run"/> <paramref name="repeats"/> times per mode, modes alternating, and pools each mode's runs.</summary>
+    static IEnumerable<(string Mode, Phase Phase)> Alternate(Dictionary<string, InProcessEngine> engines, int repeats, Func<IImageGenerator, Phase> run)
+    {
+        var pooled = engines.Keys.ToDictionary(m => m, _ => new Phase([], TimeSpan.Zero));
+        for (int r = 0; r < repeats; r++)
+            foreach (var (mode, engine) in engines)
+            {
+                var phase = run(engine.Engine);
+                pooled[mode] = new Phase([.. pooled[mode].Outcomes, .. phase.Outcomes], pooled[mode].Wall + phase.Wall);
+            }
+        return pooled.Select(kv => (kv.Key, kv.Value));
+    }
+
     /// <summary><paramref name="clients"/> callers, each sending its next request when its last one is answered.</summary>
-    static (List<Outcome>, TimeSpan) Closed(IImageGenerator engine, Workload workload, int clients, int requests)
+    static Phase Closed(IImageGenerator engine, Workload workload, int clients, int requests)
     {
         var outcomes = new List<Outcome>();
         int next = -1;
@@ -107,11 +123,11 @@ public sealed class BenchServingCommand : ICommand
             while ((i = Interlocked.Increment(ref next)) < requests)
                 await Send(engine, workload.Request(i), outcomes);
         }))).GetAwaiter().GetResult();
-        return (outcomes, wall.Elapsed);
+        return new Phase(outcomes, wall.Elapsed);
     }
 
     /// <summary>Open loop: requests arrive as a Poisson process of <paramref name="rate"/> per second, whatever the answers do.</summary>
-    static (List<Outcome>, TimeSpan) Poisson(IImageGenerator engine, Workload workload, double rate, int requests, int seed)
+    static Phase Poisson(IImageGenerator engine, Workload workload, double rate, int requests, int seed)
     {
         var random = new Random(seed);
         var outcomes = new List<Outcome>();
@@ -127,7 +143,7 @@ public sealed class BenchServingCommand : ICommand
             at += -Math.Log(1 - random.NextDouble()) / rate; // exponential gaps
         }
         Task.WhenAll(sends).GetAwaiter().GetResult();
-        return (outcomes, wall.Elapsed);
+        return new Phase(outcomes, wall.Elapsed);
     }
 
     static async Task Send(IImageGenerator engine, GenerationRequest request, List<Outcome> into)
@@ -137,8 +153,9 @@ public sealed class BenchServingCommand : ICommand
         lock (into) into.Add(new Outcome(started.Elapsed.TotalMilliseconds, image.QueueTime.TotalMilliseconds, image.BatchSize));
     }
 
-    static void Print(string arrivals, string mode, List<Outcome> outcomes, TimeSpan wall)
+    static void Print(string arrivals, string mode, Phase phase)
     {
+        var (outcomes, wall) = (phase.Outcomes, phase.Wall);
         var latencies = outcomes.Select(o => o.LatencyMs).Order().ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {arrivals} | {mode} | {outcomes.Count / wall.TotalSeconds:F2} | {Percentile(latencies, 0.5):F0} | {Percentile(latencies, 0.99):F0} | {outcomes.Average(o => o.QueueMs):F0} | {outcomes.Average(o => o.BatchSize):F2} |"));
