@@ -68,11 +68,13 @@ public sealed class BrowserFixture : IAsyncLifetime
         return await context.NewPageAsync();
     }
 
-    public static async Task<string> ScreenshotAsync(IPage page, string name, ITestOutputHelper output)
+    /// <summary>Saves the whole page, or just <paramref name="part"/>, as TestResults/screenshots/{name}.png.</summary>
+    public static async Task<string> ScreenshotAsync(IPage page, string name, ITestOutputHelper output, ILocator? part = null)
     {
         Directory.CreateDirectory(ScreenshotDir);
         var path = Path.Combine(ScreenshotDir, name + ".png");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        if (part is null) await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        else await part.ScreenshotAsync(new LocatorScreenshotOptions { Path = path });
         output.WriteLine($"screenshot: {path}");
         return path;
     }

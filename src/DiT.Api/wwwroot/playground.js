@@ -145,6 +145,7 @@ async function onSubmit(event) {
     else await generateGrid(bodies);
   } catch (error) {
     showError(error);
+    setProgress(0, 1, '');
     setStatus('Generation failed.');
   } finally {
     setBusy(false);
@@ -153,25 +154,35 @@ async function onSubmit(event) {
 
 function requestsFor(mode) {
   const common = { guidanceScale: Number($('guidance').value), steps: Number($('steps').value), sampler: $('sampler').value };
-  const fixedSeed = $('random-seed').checked ? null : $('seed').value.trim();
-  const seed = fixedSeed === null ? undefined : Number(fixedSeed === '' ? NaN : fixedSeed);
+  let seed;
+  if (!$('random-seed').checked) {
+    seed = Number($('seed').value);
+    if ($('seed').value.trim() === '' || !Number.isSafeInteger(seed)) {
+      showError(new FieldErrors('Check the seed.', { seed: ['Enter a whole number, or tick Random seed.'] }));
+      return null;
+    }
+  }
   const className = $('class-input').value.trim();
   const count = Math.max(1, Math.min(Number($('grid-count').value) || 1, Number($('grid-count').max)));
 
   if (mode === 'classes') {
+    // One seed for the whole grid, so the classes are compared from the same starting noise.
+    const gridSeed = seed ?? randomSeed();
     const ids = state.classes.slice(0, state.classes.length <= 10 ? state.classes.length : count).map((c) => c.id);
-    return ids.map((classId) => ({ classId, ...common, seed }));
+    return ids.map((classId) => ({ classId, ...common, seed: gridSeed }));
   }
   if (!className) {
     showError(new FieldErrors('Pick a class first.', { className: ['Type part of a class name and pick one from the list.'] }));
     return null;
   }
   if (mode === 'seeds') {
-    const base = seed ?? Math.floor(Math.random() * 1e9);
+    const base = seed ?? randomSeed();
     return Array.from({ length: count }, (_, i) => ({ className, ...common, seed: base + i }));
   }
   return [{ className, ...common, seed }];
 }
+
+function randomSeed() { return Math.floor(Math.random() * 1e9); }
 
 async function generateSingle(body) {
   $('grid').hidden = true;
@@ -187,15 +198,17 @@ async function generateSingle(body) {
 async function generateGrid(bodies) {
   const grid = $('grid');
   $('result').hidden = true;
-  grid.replaceChildren();
+  const cells = bodies.map(() => document.createElement('li')); // in request order, filled as images arrive
+  cells.forEach((cell) => cell.append('…'));
+  grid.replaceChildren(...cells);
   grid.hidden = false;
   let done = 0;
   setProgress(0, bodies.length, `0/${bodies.length} images`);
   setStatus(`Generating ${bodies.length} images…`);
   // All requests at once: the engine batches compatible requests into one sampling loop.
-  const results = await Promise.allSettled(bodies.map(async (body) => {
+  const results = await Promise.allSettled(bodies.map(async (body, i) => {
     const image = await generate(body, null);
-    grid.append(gridCell(image));
+    fillGridCell(cells[i], image);
     addToHistory(image);
     done++;
     setProgress(done, bodies.length, `${done}/${bodies.length} images`);
@@ -271,13 +284,11 @@ function showImage(image) {
   $('result').hidden = false;
 }
 
-function gridCell(image) {
-  const li = document.createElement('li');
+function fillGridCell(li, image) {
   const img = document.createElement('img');
   img.src = image.url;
   img.alt = describe(image);
-  li.append(img, `${image.className} · seed ${image.seed}`);
-  return li;
+  li.replaceChildren(img, `${image.className} · seed ${image.seed}`);
 }
 
 function addToHistory(image) {
