@@ -10,6 +10,7 @@ using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
 using DiT.Api.Telemetry;
+using DiT.Api.Training;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -19,6 +20,7 @@ builder.Services.AddInferenceEngine();
 builder.Services.AddImageCache(builder.Configuration);
 builder.Services.AddGenerateTimeout();
 builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
+builder.Services.AddTrainingJobs();
 builder.Services.AddHealth();
 builder.Services.AddSwagger();
 builder.Services.AddPlayground();
@@ -35,6 +37,7 @@ app.MapGenerateApi();
 app.MapClassesApi();
 app.MapModelApi();
 app.MapAdminApi();
+app.MapTrainingApi();
 
 app.Run();
 

@@ -6,6 +6,7 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
 {
     ["bench-model"] = new BenchModelCommand(),
     ["load"] = new LoadCommand(),
+    ["train"] = new TrainCommand(),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))

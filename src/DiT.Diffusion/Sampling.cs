@@ -78,6 +78,7 @@ public static class Sampling
     /// Samples with an explicit noise source (e.g. a replay of recorded noise); it is called once per step for DDPM
     /// and DDIM (as the reference draws randn_like every step, even for eta 0 and the masked t == 0 step) and never
     /// for DPM-Solver++. onIntermediate sees (k, sample, pred_xstart) of each step; the tensors live only during the call.
+    /// The model is called with x in the noise's dtype; for float16/bfloat16 the trajectory itself is kept in float32.
     /// </summary>
     public static Tensor Sample(Denoiser model, Tensor noise, SamplerSettings settings, StepNoise stepNoise,
         CancellationToken ct = default, Action<int, int>? onStep = null, DiffusionOptions? diffusion = null,
@@ -89,7 +90,16 @@ public static class Sampling
         bool drawsEachStep = settings.Kind != SamplerKind.DpmSolverPP2M;
         using var loopScope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor x = noise;
+        // The noise's dtype is the model's; half-precision models still get a float32 trajectory (the update
+        // coefficients are float32), with x cast for each model call and the output cast back.
+        var modelDtype = noise.dtype;
+        bool halfPrecision = modelDtype is ScalarType.Float16 or ScalarType.BFloat16;
+        if (halfPrecision)
+        {
+            var inner = model;
+            model = (xs, ts) => inner(xs.to(modelDtype), ts).to(ScalarType.Float32);
+        }
+        Tensor x = halfPrecision ? noise.to(ScalarType.Float32) : noise;
         Tensor? predXStart = null;
         for (int k = 0; k < sampler.Steps; k++)
         {
@@ -109,7 +119,7 @@ public static class Sampling
             onStep?.Invoke(k + 1, sampler.Steps);
         }
         predXStart?.Dispose();
-        return x.MoveToOuterDisposeScope(); // Steps >= 1, so x is never the caller's noise
+        return (halfPrecision ? x.to(modelDtype) : x).MoveToOuterDisposeScope(); // Steps >= 1: never the caller's noise
     }
 
     /// <summary>Gaussian noise shaped like x whose row i comes from generators[i] alone (drawn on the CPU, then moved).</summary>

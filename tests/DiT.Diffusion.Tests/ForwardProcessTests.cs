@@ -27,6 +27,19 @@ public class ForwardProcessTests
     }
 
     [Fact]
+    public void TrainingTimestepsAreUniformOverTheProcessAndSeeded()
+    {
+        var d = GaussianDiffusion.Create(new DiffusionOptions(Respacing: "10"));
+        using var scope = NewDisposeScope();
+        var t = d.SampleTimesteps(4000, generator: new Generator(5));
+        Assert.Equal(ScalarType.Int64, t.dtype);
+        Assert.Equal(0, t.min().item<long>());
+        Assert.Equal(9, t.max().item<long>());
+        Assert.All(t.bincount(null, 10).data<long>().ToArray(), count => Assert.InRange(count, 300, 500));
+        Assert.True(t.equal(d.SampleTimesteps(4000, generator: new Generator(5))).all().item<bool>());
+    }
+
+    [Fact]
     public void TimestepsOutsideTheProcessAreRejected()
     {
         var d = GaussianDiffusion.Create(new DiffusionOptions(Respacing: "25"));

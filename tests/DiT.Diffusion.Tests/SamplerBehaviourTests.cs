@@ -124,6 +124,20 @@ public class SamplerBehaviourTests
         }
     }
 
+    [Theory, MemberData(nameof(Kinds))]
+    public void AHalfPrecisionModelSeesItsDtypeWhileTheTrajectoryStaysFloat32(SamplerKind kind)
+    {
+        using var scope = NewDisposeScope();
+        var dtypesSeen = new HashSet<ScalarType>();
+        Denoiser bf16Model = (x, t) => { dtypesSeen.Add(x.dtype); return cat([x * 0.5, zeros_like(x)], 1); };
+        var generators = Sampling.Generators([3]);
+        var noise = Sampling.PerSampleNoise(generators, [4, 4, 4], dtype: ScalarType.BFloat16);
+        var result = Sampling.Sample(bf16Model, noise, Settings(kind, 4), generators);
+        Assert.Equal([ScalarType.BFloat16], dtypesSeen);
+        Assert.Equal(ScalarType.BFloat16, result.dtype);
+        Assert.True(result.isfinite().all().item<bool>());
+    }
+
     [Fact]
     public void InvalidSettingsFailClearly()
     {

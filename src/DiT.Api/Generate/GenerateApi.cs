@@ -80,7 +80,7 @@ public static class GenerateApi
         catch (EngineUnavailableException) { return Outcome(telemetry, "unavailable", ProblemResults.NotReady()); }
         catch (OperationCanceledException)
         {
-            Outcome(telemetry, "cancelled", 0); // the client left or timed out (504 from the timeout middleware)
+            Count(telemetry, "cancelled"); // the client left or timed out (504 from the timeout middleware)
             throw;
         }
 
@@ -98,7 +98,10 @@ public static class GenerateApi
 
     static T Outcome<T>(DiTTelemetry telemetry, string outcome, T result)
     {
-        telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+        Count(telemetry, outcome);
         return result;
     }
+
+    static void Count(DiTTelemetry telemetry, string outcome) =>
+        telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 }
