@@ -23,6 +23,8 @@ public sealed class ProgressStreams
 
     public int Count => _streams.Count;
 
+    public bool IsOpen(string id) => _streams.ContainsKey(id);
+
     /// <summary>The publishing side for a request, or null (no or invalid id, id already publishing, too many streams):
     /// then the request simply runs without progress. Dispose it when the request is done.</summary>
     public ProgressPublisher? Publish(string? id)
