@@ -26,6 +26,7 @@ public sealed class SwaggerUiTests(BrowserFixture browser, ITestOutputHelper out
         Assert.Equal(8, await image.EvaluateAsync<int>("img => img.naturalWidth"));
         Assert.StartsWith("blob:", await image.GetAttributeAsync("src"));
         Assert.Contains("x-seed: 7", await operation.Locator(".live-responses-table tbody .response-col_description").InnerTextAsync());
+        await image.EvaluateAsync("img => { img.style.width = '128px'; img.style.imageRendering = 'pixelated'; }"); // 8x8: enlarged for the screenshot
         await BrowserFixture.ScreenshotAsync(page, "swagger-generate", output, operation.Locator(".responses-wrapper .live-responses-table"));
     }
 
