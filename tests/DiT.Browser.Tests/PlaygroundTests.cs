@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -42,7 +43,7 @@ public sealed class PlaygroundTests(BrowserFixture browser, ITestOutputHelper ou
                         .observe(document.getElementById('progress-text'), { childList: true, characterData: true, subtree: true }); }
             """);
 
-        await page.GetByRole(AriaRole.Button, new() { Name = "Generate" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
 
         var image = page.GetByRole(AriaRole.Img, new() { Name = "Generated image of class golden retriever, seed 1234", Exact = true });
         await image.WaitForAsync();
@@ -71,7 +72,7 @@ public sealed class PlaygroundTests(BrowserFixture browser, ITestOutputHelper ou
     {
         var page = await OpenAsync();
         await page.GetByLabel("Grid: one image per class").CheckAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "Generate" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
 
         await page.Locator("#status", new() { HasTextString = "Done: 4 images" }).WaitForAsync();
         var images = page.Locator("#grid img");
@@ -86,11 +87,29 @@ public sealed class PlaygroundTests(BrowserFixture browser, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task PageWithAnImageAndAnErrorHasNoAxeViolations()
+    {
+        var page = await OpenAsync();
+        await PickClassAsync(page, "bi", "bird");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
+        await page.Locator("#result-image[alt^='Generated image of class bird']").WaitForAsync();
+        await page.Locator("#class-input").FillAsync("");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync(); // no class: an error, with history
+        await page.GetByRole(AriaRole.Alert).Locator("li").WaitForAsync();
+
+        var result = await page.RunAxe();
+        foreach (var violation in result.Violations)
+            output.WriteLine($"{violation.Id}: {violation.Help} at {string.Join(", ", violation.Nodes.Select(n => n.Html))}");
+        Assert.Empty(result.Violations);
+        Assert.NotEmpty(result.Passes);
+    }
+
+    [Fact]
     public async Task UnknownClassNameShowsTheServersMessageNamingTheField()
     {
         var page = await OpenAsync();
         await page.Locator("#class-input").FillAsync("zebra");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Generate" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
 
         var error = page.GetByRole(AriaRole.Alert);
         await error.Locator("li").WaitForAsync();
@@ -108,7 +127,7 @@ public sealed class PlaygroundTests(BrowserFixture browser, ITestOutputHelper ou
         var page = await OpenAsync();
         await PickClassAsync(page, "ca", "cat");
         await page.Locator("#steps").EvaluateAsync("s => { s.max = 5000; s.value = 5000; }");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Generate" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
 
         var error = page.GetByRole(AriaRole.Alert);
         await error.Locator("li").WaitForAsync();

@@ -220,12 +220,16 @@ async function generateGrid(bodies) {
 
 // POST /generate; with onProgress, subscribes to the request's SSE progress stream first.
 async function generate(body, onProgress) {
-  const id = newRequestId();
-  const progress = onProgress ? await subscribeProgress(id, onProgress) : null;
+  const headers = { 'Content-Type': 'application/json' };
+  let progress = null;
+  if (onProgress) {
+    headers['X-Request-Id'] = newRequestId();
+    progress = await subscribeProgress(headers['X-Request-Id'], onProgress);
+  }
   try {
     const response = await fetch('/generate', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Request-Id': id },
+      headers,
       body: JSON.stringify(body),
     });
     if (!response.ok) throw await problemOf(response);
