@@ -68,6 +68,22 @@ public sealed class PlaygroundTests(BrowserFixture browser, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task ClassCanBePickedWithTheKeyboard()
+    {
+        var page = await OpenAsync();
+        var input = page.GetByRole(AriaRole.Combobox, new() { Name = "Class" });
+        await input.PressSequentiallyAsync("pu");
+        Assert.Equal("true", await input.GetAttributeAsync("aria-expanded"));
+        await input.PressAsync("ArrowDown");
+        Assert.Equal("class-option-1", await input.GetAttributeAsync("aria-activedescendant"));
+        await input.PressAsync("Enter");
+
+        Assert.Equal("puppy", await input.InputValueAsync());
+        Assert.Equal("false", await input.GetAttributeAsync("aria-expanded"));
+        Assert.False(await page.GetByRole(AriaRole.Listbox).IsVisibleAsync());
+    }
+
+    [Fact]
     public async Task GridModeDrawsOneImagePerClass()
     {
         var page = await OpenAsync();
