@@ -78,6 +78,23 @@ public sealed class ProgressStreamTests(ApiFactory app) : IClassFixture<ApiFacto
     }
 
     [Fact]
+    public async Task SubscriberWhoseRequestNeverComesGetsExpiredAndTheStreamCloses()
+    {
+        using var quick = app.WithWebHostBuilder(b => b.ConfigureServices(s =>
+            s.AddSingleton(new ProgressStreams { PublisherWait = TimeSpan.FromMilliseconds(200) })));
+        var client = quick.CreateClient();
+        var id = NewId();
+        var (response, events) = await SubscribeAsync(client, id);
+
+        Assert.True(await events.MoveNextAsync());
+        Assert.Equal("expired", events.Current.EventType);
+        Assert.False(await events.MoveNextAsync());
+        Assert.False(quick.Services.GetRequiredService<ProgressStreams>().IsOpen(id));
+        await events.DisposeAsync();
+        response.Dispose();
+    }
+
+    [Fact]
     public async Task GenerateWithAnIdButNoSubscriberLeavesNoStreamBehind()
     {
         var client = await app.ReadyClientAsync();

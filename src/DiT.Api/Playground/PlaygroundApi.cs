@@ -14,9 +14,6 @@ namespace DiT.Api.Playground;
 /// </summary>
 public static class PlaygroundApi
 {
-    /// <summary>How long a subscriber waits for its /generate request to start before its stream ends.</summary>
-    public static readonly TimeSpan PublisherWait = TimeSpan.FromSeconds(30);
-
     /// <summary>One SSE event: <c>ready</c> (subscribed; step 0), <c>progress</c> (step k of N), <c>done</c>
     /// (the request finished; its response has the image or the error) or <c>expired</c> (no request came).</summary>
     public sealed record ProgressEvent(int Step, int TotalSteps);
@@ -43,7 +40,7 @@ public static class PlaygroundApi
                 A-Z a-z 0-9 - _; pick a random one). Events (`text/event-stream`, data `{"step":k,"totalSteps":N}`): `ready` once
                 subscribed, `progress` after each step (a slow reader may miss some; the last one always arrives), `done` when the
                 request has finished (its own response carries the image or the error), or `expired` when no request with this id
-                started within {{PublisherWait.TotalSeconds:F0}} s. One subscriber per id; cached images finish without progress.
+                started within 30 s. One subscriber per id; cached images finish without progress.
                 """)
             .Produces(StatusCodes.Status200OK, typeof(ProgressEvent), "text/event-stream")
             .ProducesValidationProblem()
@@ -86,7 +83,7 @@ public static class PlaygroundApi
         try
         {
             yield return new SseItem<ProgressEvent>(new ProgressEvent(0, 0), "ready");
-            if (!await StartedAsync(stream, ct))
+            if (!await StartedAsync(stream, streams.PublisherWait, ct))
             {
                 yield return new SseItem<ProgressEvent>(new ProgressEvent(0, 0), "expired");
                 yield break;
@@ -99,11 +96,11 @@ public static class PlaygroundApi
         finally { streams.Close(id, stream); }
     }
 
-    static async Task<bool> StartedAsync(ProgressStream stream, CancellationToken ct)
+    static async Task<bool> StartedAsync(ProgressStream stream, TimeSpan wait, CancellationToken ct)
     {
         try
         {
-            await stream.Published.WaitAsync(PublisherWait, ct);
+            await stream.Published.WaitAsync(wait, ct);
             return true;
         }
         catch (TimeoutException) { return false; }

@@ -17,6 +17,9 @@ public sealed class ProgressStreams
 
     readonly ConcurrentDictionary<string, ProgressStream> _streams = new(StringComparer.Ordinal);
 
+    /// <summary>How long a subscriber waits for its /generate request to start before its stream ends ("expired").</summary>
+    public TimeSpan PublisherWait { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Ids are 8-64 characters of [A-Za-z0-9_-], so they are unguessable when random and safe in a URL.</summary>
     public static bool IsValidId(string? id) =>
         id is { Length: >= 8 and <= 64 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
