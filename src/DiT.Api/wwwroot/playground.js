@@ -234,16 +234,14 @@ async function generate(body, onProgress) {
     });
     if (!response.ok) throw await problemOf(response);
     const blob = await response.blob();
-    const classId = body.classId ?? state.classes.find((c) => c.names.some((n) => n.toLowerCase() === body.className.toLowerCase()))?.id;
     return {
       url: URL.createObjectURL(blob),
-      className: body.className ?? classNameOf(classId),
+      className: body.className ?? classNameOf(body.classId),
       seed: response.headers.get('X-Seed'),
       generateMs: Number(response.headers.get('X-Generate-Ms') ?? 0),
       queueMs: Number(response.headers.get('X-Queue-Ms') ?? 0),
       batchSize: response.headers.get('X-Batch-Size') ?? '1',
       cache: response.headers.get('X-Cache'),
-      steps: body.steps,
     };
   } finally {
     progress?.close();
