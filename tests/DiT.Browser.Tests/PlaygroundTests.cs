@@ -103,6 +103,23 @@ public sealed class PlaygroundTests(BrowserFixture browser, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task SeedGridDrawsConsecutiveSeedsOfOneClass()
+    {
+        var page = await OpenAsync();
+        await PickClassAsync(page, "fi", "fish");
+        await page.GetByLabel("Grid: several seeds of this class").CheckAsync();
+        await page.GetByLabel("Images in the grid").FillAsync("3");
+        await page.GetByLabel("Random seed").UncheckAsync();
+        await page.GetByLabel("Seed value").FillAsync("10");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
+
+        await page.Locator("#status", new() { HasTextString = "Done: 3 images" }).WaitForAsync();
+        Assert.Equal(
+            ["Generated image of class fish, seed 10", "Generated image of class fish, seed 11", "Generated image of class fish, seed 12"],
+            await page.Locator("#grid img").EvaluateAllAsync<string[]>("imgs => imgs.map(i => i.alt)"));
+    }
+
+    [Fact]
     public async Task PageWithAnImageAndAnErrorHasNoAxeViolations()
     {
         var page = await OpenAsync();
