@@ -7,6 +7,7 @@ using DiT.Api.Health;
 using DiT.Api.ModelInfo;
 using DiT.Api.OpenApi;
 using DiT.Api.Options;
+using DiT.Api.Playground;
 using DiT.Api.Problems;
 using DiT.Api.Telemetry;
 using DiT.Api.Training;
@@ -22,12 +23,14 @@ builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Secti
 builder.Services.AddTrainingJobs();
 builder.Services.AddHealth();
 builder.Services.AddSwagger();
+builder.Services.AddPlayground();
 
 var app = builder.Build();
 
 app.UseProblems();
 app.UseRequestTimeouts();
 app.MapSwagger();
+app.MapPlayground();
 app.MapHealthApi();
 app.MapDiTTelemetry();
 app.MapGenerateApi();

@@ -249,7 +249,8 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
         t_embedder = new TimestepEmbedder(config.HiddenSize);
         y_embedder = new LabelEmbedder(config.NumClasses, config.HiddenSize, config.ClassDropoutProb);
         // Fixed sin-cos table; a parameter without gradient so it is saved in the state dict, as in the reference.
-        pos_embed = new Parameter(SinCosPositionTable(config.HiddenSize, config.GridSize).to(ScalarType.Float32).unsqueeze(0), requires_grad: false);
+        // Detached so a model built inside a caller's dispose scope keeps its table when that scope ends.
+        pos_embed = new Parameter(SinCosPositionTable(config.HiddenSize, config.GridSize).to(ScalarType.Float32).unsqueeze(0).DetachFromDisposeScope(), requires_grad: false);
         blocks = new ModuleList<DiTBlock>(Enumerable.Range(0, config.Depth)
             .Select(_ => new DiTBlock(config.HiddenSize, config.NumHeads, config.MlpHiddenSize)).ToArray());
         final_layer = new FinalLayer(config.HiddenSize, config.PatchSize, config.OutChannels);

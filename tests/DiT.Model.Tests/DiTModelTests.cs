@@ -22,6 +22,22 @@ public sealed class DiTModelTests
     }
 
     [Fact]
+    public void ModelBuiltOrLoadedInsideADisposeScopeOutlivesThatScope()
+    {
+        // Services build models inside per-request scopes; the model's own tensors must not belong to them.
+        DiTModel model;
+        using (NewDisposeScope()) model = new DiTModel(Tiny);
+        using (model)
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            var output = model.forward(randn(1, 4, 8, 8), tensor(new long[] { 10 }), tensor(new long[] { 1 }));
+            Assert.Equal([1, 8, 8, 8], output.shape);
+            Assert.False(model.state_dict()["pos_embed"].IsInvalid);
+        }
+    }
+
+    [Fact]
     public void FreshModelIsAdaLNZeroInitialisedSoItsOutputIsZero()
     {
         using var scope = NewDisposeScope();

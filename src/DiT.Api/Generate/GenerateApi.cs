@@ -4,6 +4,7 @@ using DiT.Api.Caching;
 using DiT.Api.Engine;
 using DiT.Api.OpenApi;
 using DiT.Api.Options;
+using DiT.Api.Playground;
 using DiT.Api.Problems;
 using DiT.Api.Telemetry;
 using Microsoft.Extensions.Options;
@@ -46,7 +47,7 @@ public static class GenerateApi
 
     static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> Generate(
         HttpContext http, IImageGenerator engine, IImageCache cache, IOptions<EngineOptions> engineOptions,
-        DiTTelemetry telemetry, CancellationToken ct)
+        DiTTelemetry telemetry, ProgressStreams progressStreams, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         var options = engineOptions.Value;
@@ -57,6 +58,7 @@ public static class GenerateApi
         var request = body is null ? null : GenerateValidator.Validate(body, model, options, errors);
         if (request is null) return Outcome(telemetry, "invalid", TypedResults.ValidationProblem(errors, title: "Invalid generate request"));
 
+        using var progress = progressStreams.Publish(http.Request.Headers[ProgressStreams.RequestIdHeader]); // null: no progress wanted
         var headers = http.Response.Headers;
         headers["X-Seed"] = request.Seed.ToString(CultureInfo.InvariantCulture);
         var key = body!.Seed is null || !cache.IsEnabled ? null : new ImageKey(model.Fingerprint, model.Device, model.Dtype, options.GuidanceMode, request);
@@ -69,7 +71,7 @@ public static class GenerateApi
         }
 
         GeneratedImage image;
-        try { image = await engine.GenerateAsync(request, progress: null, ct); }
+        try { image = await engine.GenerateAsync(request, progress, ct); }
         catch (QueueFullException full)
         {
             headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);

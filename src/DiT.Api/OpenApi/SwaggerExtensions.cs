@@ -20,6 +20,9 @@ public static class SwaggerExtensions
             });
             o.IncludeXmlComments(Assembly.GetExecutingAssembly());
             o.OperationFilter<JsonBodyOperationFilter>();
+            o.OperationFilter<GenerateExampleFilter>();
+            o.AddSecurityDefinition(AdminApiKeyFilter.Scheme, AdminApiKeyFilter.Definition);
+            o.OperationFilter<AdminApiKeyFilter>();
         });
         return services;
     }

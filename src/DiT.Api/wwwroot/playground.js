@@ -1,0 +1,378 @@
+// DiT playground: plain JS over the service's own API (GET /model, /classes, /generate/limits, POST /generate and
+// the server-sent-events stream GET /generate/progress/{id}). No build step; served from wwwroot.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const state = { classes: [], limits: null, history: [], busy: false };
+// Every progress event the page received, for people debugging and for the browser tests.
+window.playground = { progressEvents: [] };
+
+const HISTORY_SIZE = 12;
+const FIELD_CONTROLS = { classId: 'class-input', className: 'class-input', guidanceScale: 'guidance', steps: 'steps', seed: 'seed', sampler: 'sampler' };
+
+// ---------------------------------------------------------------- start-up
+
+async function start() {
+  try {
+    const [model, classes, limits] = await Promise.all([getJson('/model'), getJson('/classes'), getJson('/generate/limits')]);
+    state.classes = classes.classes;
+    state.limits = limits;
+    showModel(model);
+    setUpForm(limits);
+    $('class-hint').textContent = `${classes.count} classes: type part of a name or synonym.`;
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function getJson(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw await problemOf(response);
+  return response.json();
+}
+
+function showModel(model) {
+  const untrained = model.isUntrainedDefault ? ' — untrained default model: its images are noise.' : '';
+  $('model-info').textContent =
+    `${model.name}, ${model.imageWidth}×${model.imageHeight}, ${model.numClasses} classes, on ${model.device}${untrained}`;
+}
+
+function setUpForm(limits) {
+  const steps = $('steps'), guidance = $('guidance'), sampler = $('sampler');
+  steps.max = limits.maxSteps;
+  steps.value = limits.defaultSteps;
+  guidance.max = limits.maxGuidanceScale;
+  guidance.value = limits.defaultGuidanceScale;
+  guidance.disabled = !limits.supportsGuidance;
+  $('seed').max = limits.maxSeed;
+  for (const name of limits.samplers) sampler.add(new Option(name, name, false, name === limits.defaultSampler));
+  for (const input of [steps, guidance]) {
+    input.addEventListener('input', showSliderValues);
+  }
+  showSliderValues();
+  $('random-seed').addEventListener('change', (e) => { $('seed').disabled = e.target.checked; });
+  setUpClassPicker();
+  $('generate-form').addEventListener('submit', onSubmit);
+}
+
+function showSliderValues() {
+  $('steps-value').textContent = $('steps').value;
+  $('guidance-value').textContent = Number($('guidance').value).toFixed(1);
+}
+
+// ---------------------------------------------------------------- class picker (ARIA combobox + listbox)
+
+function setUpClassPicker() {
+  const input = $('class-input'), list = $('class-options');
+  let active = -1;
+
+  const options = () => [...list.querySelectorAll('[role=option]')];
+  const close = () => { list.hidden = true; input.setAttribute('aria-expanded', 'false'); input.removeAttribute('aria-activedescendant'); active = -1; };
+  const choose = (option) => { input.value = option.dataset.name; close(); clearFieldError(input); };
+  const highlight = (index) => {
+    const all = options();
+    if (all.length === 0) return;
+    active = (index + all.length) % all.length;
+    all.forEach((o, i) => o.setAttribute('aria-selected', String(i === active)));
+    input.setAttribute('aria-activedescendant', all[active].id);
+    all[active].scrollIntoView({ block: 'nearest' });
+  };
+
+  input.addEventListener('input', () => {
+    const query = input.value.trim().toLowerCase();
+    list.replaceChildren(...matchClasses(query).slice(0, 50).map(classOption));
+    const any = query.length > 0 && list.children.length > 0;
+    list.hidden = !any;
+    input.setAttribute('aria-expanded', String(any));
+    active = -1;
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown') { e.preventDefault(); if (list.hidden) input.dispatchEvent(new Event('input')); highlight(active + 1); }
+    else if (e.key === 'ArrowUp') { e.preventDefault(); highlight(active - 1); }
+    else if (e.key === 'Enter' && !list.hidden && active >= 0) { e.preventDefault(); choose(options()[active]); }
+    else if (e.key === 'Escape') close();
+  });
+  list.addEventListener('mousedown', (e) => e.preventDefault()); // keep focus in the input
+  list.addEventListener('click', (e) => { const option = e.target.closest('[role=option]'); if (option) choose(option); });
+  input.addEventListener('blur', close);
+}
+
+function matchClasses(query) {
+  if (!query) return [];
+  const starts = [], contains = [];
+  for (const entry of state.classes) {
+    const names = entry.names.map((n) => n.toLowerCase());
+    if (names.some((n) => n.startsWith(query))) starts.push(entry);
+    else if (names.some((n) => n.includes(query))) contains.push(entry);
+  }
+  return starts.concat(contains);
+}
+
+function classOption(entry) {
+  const query = $('class-input').value.trim().toLowerCase();
+  // Show the name the user was looking for (a synonym may match), with the others as a hint.
+  const name = entry.names.find((n) => n.toLowerCase().includes(query)) ?? entry.names[0];
+  const li = document.createElement('li');
+  li.id = `class-option-${entry.id}`;
+  li.setAttribute('role', 'option');
+  li.setAttribute('aria-selected', 'false');
+  li.dataset.name = name;
+  li.dataset.id = entry.id;
+  li.append(name);
+  const others = entry.names.filter((n) => n !== name);
+  const hint = document.createElement('small');
+  hint.textContent = ` #${entry.id}${others.length ? ' · ' + others.join(', ') : ''}`;
+  li.append(hint);
+  return li;
+}
+
+function classNameOf(id) {
+  return state.classes.find((c) => c.id === id)?.names[0] ?? `class ${id}`;
+}
+
+// ---------------------------------------------------------------- generate
+
+async function onSubmit(event) {
+  event.preventDefault();
+  if (state.busy) return;
+  clearErrors();
+  const mode = document.querySelector('input[name=mode]:checked').value;
+  const bodies = requestsFor(mode);
+  if (!bodies) return;
+  setBusy(true);
+  try {
+    if (mode === 'single') await generateSingle(bodies[0]);
+    else await generateGrid(bodies);
+  } catch (error) {
+    showError(error);
+    setProgress(0, 1, '');
+    setStatus('Generation failed.');
+  } finally {
+    setBusy(false);
+  }
+}
+
+function requestsFor(mode) {
+  const common = { guidanceScale: Number($('guidance').value), steps: Number($('steps').value), sampler: $('sampler').value };
+  let seed;
+  if (!$('random-seed').checked) {
+    seed = Number($('seed').value);
+    if ($('seed').value.trim() === '' || !Number.isSafeInteger(seed)) {
+      showError(new FieldErrors('Check the seed.', { seed: ['Enter a whole number, or tick Random seed.'] }));
+      return null;
+    }
+  }
+  const className = $('class-input').value.trim();
+  const count = Math.max(1, Math.min(Number($('grid-count').value) || 1, Number($('grid-count').max)));
+
+  if (mode === 'classes') {
+    // One seed for the whole grid, so the classes are compared from the same starting noise.
+    const gridSeed = seed ?? randomSeed();
+    const ids = state.classes.slice(0, state.classes.length <= 10 ? state.classes.length : count).map((c) => c.id);
+    return ids.map((classId) => ({ classId, ...common, seed: gridSeed }));
+  }
+  if (!className) {
+    showError(new FieldErrors('Pick a class first.', { className: ['Type part of a class name and pick one from the list.'] }));
+    return null;
+  }
+  if (mode === 'seeds') {
+    const base = seed ?? randomSeed();
+    return Array.from({ length: count }, (_, i) => ({ className, ...common, seed: base + i }));
+  }
+  return [{ className, ...common, seed }];
+}
+
+function randomSeed() { return Math.floor(Math.random() * 1e9); }
+
+async function generateSingle(body) {
+  $('grid').hidden = true;
+  setProgress(0, body.steps, 'Waiting for the engine…');
+  setStatus(`Generating ${body.className}…`);
+  const image = await generate(body, (p) => setProgress(p.step, p.totalSteps, `Step ${p.step}/${p.totalSteps}`));
+  setProgress(body.steps, body.steps, `Step ${body.steps}/${body.steps}`);
+  showImage(image);
+  addToHistory(image);
+  setStatus(`Done: ${image.className}, seed ${image.seed}, ${image.generateMs} ms.`);
+}
+
+async function generateGrid(bodies) {
+  const grid = $('grid');
+  $('result').hidden = true;
+  const cells = bodies.map(() => document.createElement('li')); // in request order, filled as images arrive
+  cells.forEach((cell) => cell.append('…'));
+  grid.replaceChildren(...cells);
+  grid.hidden = false;
+  let done = 0;
+  setProgress(0, bodies.length, `0/${bodies.length} images`);
+  setStatus(`Generating ${bodies.length} images…`);
+  // All requests at once: the engine batches compatible requests into one sampling loop.
+  const results = await Promise.allSettled(bodies.map(async (body, i) => {
+    const image = await generate(body, null);
+    fillGridCell(cells[i], image);
+    addToHistory(image);
+    done++;
+    setProgress(done, bodies.length, `${done}/${bodies.length} images`);
+  }));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  setStatus(`Done: ${bodies.length} images.`);
+}
+
+// POST /generate; with onProgress, subscribes to the request's SSE progress stream first.
+async function generate(body, onProgress) {
+  const headers = { 'Content-Type': 'application/json' };
+  let progress = null;
+  if (onProgress) {
+    headers['X-Request-Id'] = newRequestId();
+    progress = await subscribeProgress(headers['X-Request-Id'], onProgress);
+  }
+  try {
+    const response = await fetch('/generate', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw await problemOf(response);
+    const blob = await response.blob();
+    return {
+      url: URL.createObjectURL(blob),
+      className: body.className ?? classNameOf(body.classId),
+      seed: response.headers.get('X-Seed'),
+      generateMs: Number(response.headers.get('X-Generate-Ms') ?? 0),
+      queueMs: Number(response.headers.get('X-Queue-Ms') ?? 0),
+      batchSize: response.headers.get('X-Batch-Size') ?? '1',
+      cache: response.headers.get('X-Cache'),
+    };
+  } finally {
+    progress?.close();
+  }
+}
+
+function newRequestId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16)); // crypto.randomUUID needs a secure context
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// Opens GET /generate/progress/{id}; resolves once subscribed (or after 2 s: progress is optional).
+function subscribeProgress(id, onProgress) {
+  return new Promise((resolve) => {
+    const source = new EventSource(`/generate/progress/${id}`);
+    const ready = () => resolve(source);
+    const timer = setTimeout(ready, 2000);
+    source.addEventListener('ready', () => { clearTimeout(timer); ready(); });
+    source.addEventListener('progress', (e) => {
+      const p = JSON.parse(e.data);
+      window.playground.progressEvents.push(p);
+      onProgress(p);
+    });
+    for (const end of ['done', 'expired']) source.addEventListener(end, () => source.close());
+    source.onerror = () => { source.close(); clearTimeout(timer); ready(); }; // no auto-reconnect: it was one request
+  });
+}
+
+// ---------------------------------------------------------------- showing results
+
+function describe(image) {
+  return `Generated image of class ${image.className}, seed ${image.seed}`;
+}
+
+function showImage(image) {
+  const img = $('result-image');
+  img.src = image.url;
+  img.alt = describe(image);
+  $('result-caption').textContent =
+    `${image.className} · seed ${image.seed} · ${image.generateMs} ms` +
+    ` (queue ${image.queueMs} ms, batch of ${image.batchSize}${image.cache === 'hit' ? ', from cache' : ''})`;
+  $('result').hidden = false;
+}
+
+function fillGridCell(li, image) {
+  const img = document.createElement('img');
+  img.src = image.url;
+  img.alt = describe(image);
+  li.replaceChildren(img, `${image.className} · seed ${image.seed}`);
+}
+
+function addToHistory(image) {
+  state.history.unshift(image);
+  for (const old of state.history.splice(HISTORY_SIZE)) {
+    if (![...document.querySelectorAll('img')].some((i) => i.src === old.url)) URL.revokeObjectURL(old.url);
+  }
+  $('history-empty').hidden = true;
+  $('history').replaceChildren(...state.history.map((item) => {
+    const li = document.createElement('li');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.title = `${item.className}, seed ${item.seed}`;
+    const img = document.createElement('img');
+    img.src = item.url;
+    img.alt = `Show again: ${describe(item)}`;
+    button.append(img);
+    button.addEventListener('click', () => { $('grid').hidden = true; showImage(item); });
+    li.append(button);
+    return li;
+  }));
+}
+
+function setProgress(value, max, text) {
+  const bar = $('progress');
+  bar.max = Math.max(1, max);
+  bar.value = value;
+  $('progress-text').textContent = text;
+}
+
+function setStatus(text) { $('status').textContent = text; }
+
+function setBusy(busy) {
+  state.busy = busy;
+  $('generate').disabled = busy;
+  $('generate-form').setAttribute('aria-busy', String(busy));
+}
+
+// ---------------------------------------------------------------- errors (ProblemDetails)
+
+class FieldErrors extends Error {
+  constructor(title, errors, status) { super(title); this.errors = errors ?? {}; this.status = status; }
+}
+
+async function problemOf(response) {
+  let problem = {};
+  try { problem = await response.json(); } catch { /* not JSON: keep the status line */ }
+  const title = problem.title ?? `Request failed (${response.status} ${response.statusText})`;
+  const errors = problem.errors ?? (problem.detail ? { '': [problem.detail] } : {});
+  return new FieldErrors(title, errors, response.status);
+}
+
+function showError(error) {
+  const box = $('error');
+  const list = document.createElement('ul');
+  const errors = error instanceof FieldErrors ? error.errors : { '': [error.message ?? String(error)] };
+  for (const [field, messages] of Object.entries(errors)) {
+    for (const message of messages) {
+      const li = document.createElement('li');
+      if (field) {
+        const name = document.createElement('strong');
+        name.textContent = `${field}: `;
+        li.append(name);
+      }
+      li.append(message);
+      list.append(li);
+    }
+    const control = $(FIELD_CONTROLS[field] ?? '');
+    if (control) { control.setAttribute('aria-invalid', 'true'); control.setAttribute('aria-errormessage', 'error'); }
+  }
+  const title = document.createElement('p');
+  title.textContent = error.message;
+  box.replaceChildren(title, list);
+  box.hidden = false;
+}
+
+function clearFieldError(control) { control.removeAttribute('aria-invalid'); control.removeAttribute('aria-errormessage'); }
+
+function clearErrors() {
+  $('error').hidden = true;
+  $('error').replaceChildren();
+  document.querySelectorAll('[aria-invalid]').forEach(clearFieldError);
+}
+
+start();

@@ -1,0 +1,33 @@
+using System.Net;
+using System.Net.Http.Json;
+using DiT.Api.Playground;
+using DiT.Api.Tests;
+
+namespace DiT.Browser.Tests;
+
+/// <summary>What the playground page is built from, over HTTP: the static page and GET /generate/limits.</summary>
+public sealed class PlaygroundApiTests(ApiFactory app) : IClassFixture<ApiFactory>
+{
+    [Fact]
+    public async Task RootServesThePlaygroundPage()
+    {
+        var client = await app.ReadyClientAsync();
+        using var page = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("<title>DiT playground</title>", await page.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/playground.js")).StatusCode);
+    }
+
+    [Fact]
+    public async Task LimitsComeFromTheEngineSettings()
+    {
+        var client = await app.ReadyClientAsync();
+        var limits = await client.GetFromJsonAsync<PlaygroundApi.GenerateLimits>("/generate/limits");
+
+        string[] noSamplers = [];
+        Assert.Equal(new PlaygroundApi.GenerateLimits(DefaultSteps: 3, MaxSteps: 1000, DefaultGuidanceScale: 4.0, MaxGuidanceScale: 20.0,
+            SupportsGuidance: true, DefaultSampler: "ddim", noSamplers, MaxSeed: (1L << 53) - 1), limits! with { Samplers = noSamplers });
+        Assert.Equal(["ddpm", "ddim", "dpmpp-2m"], limits.Samplers);
+    }
+}
