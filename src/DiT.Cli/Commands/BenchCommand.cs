@@ -25,7 +25,7 @@ public sealed class BenchCommand : ICommand
         if (only.Contains("model"))
             steps.Add(("bench-model", new BenchModelCommand(), quick
                 ? ["--models", "DiT-S/2", "--batches", "1,2", "--runs", "3"]
-                : ["--models", "DiT-B/2,DiT-XL/2", "--batches", "1,2,8", "--runs", "5", "--budget-seconds", "240"]));
+                : ["--models", "DiT-B/2,DiT-XL/2", "--batches", "1,2,8", "--runs", "3", "--budget-seconds", "240"]));
         if (only.Contains("serving"))
             steps.Add(("bench-serving", new BenchServingCommand(), quick ? ["--requests", "16"] : []));
         if (only.Contains("soak"))
