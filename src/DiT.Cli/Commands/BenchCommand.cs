@@ -1,9 +1,10 @@
 namespace DiT.Cli.Commands;
 
 /// <summary>
-/// `dit bench --all`: every benchmark in one run, each with its own defaults: bench-model (matmul peak and forward
-/// efficiency of DiT-B/2 and DiT-XL/2 at 32x32 latents), bench-serving (whole vs continuous batching, 1 and 32
-/// clients, Poisson arrivals) and soak (RSS and live tensors over 1,000 generations). --threads N goes to all three;
+/// `dit bench --all`: every benchmark in one run, each with its own defaults: soak (RSS and live tensors over 1,000
+/// generations; first, so the RSS is not that of a process which held DiT-XL/2), bench-serving (whole vs continuous
+/// batching, 1 and 32 clients, Poisson arrivals) and bench-model (matmul peak and forward efficiency of DiT-B/2 and
+/// DiT-XL/2 at 32x32 latents). --threads N goes to all three;
 /// --only model,serving,soak picks a subset; --quick shortens each (smaller models, fewer requests) for a smoke run.
 /// </summary>
 public sealed class BenchCommand : ICommand
@@ -22,14 +23,14 @@ public sealed class BenchCommand : ICommand
         bool quick = options.Has("quick");
         string[] threads = options.Has("threads") ? ["--threads", options.Int("threads", 1).ToString(System.Globalization.CultureInfo.InvariantCulture)] : [];
         var steps = new List<(string Name, ICommand Command, string[] Args)>();
+        if (only.Contains("soak"))
+            steps.Add(("soak", new SoakCommand(), quick ? ["--generations", "200", "--every", "50"] : []));
+        if (only.Contains("serving"))
+            steps.Add(("bench-serving", new BenchServingCommand(), quick ? ["--requests", "16"] : []));
         if (only.Contains("model"))
             steps.Add(("bench-model", new BenchModelCommand(), quick
                 ? ["--models", "DiT-S/2", "--batches", "1,2", "--runs", "3"]
                 : ["--models", "DiT-B/2,DiT-XL/2", "--batches", "1,2,8", "--runs", "3", "--budget-seconds", "240"]));
-        if (only.Contains("serving"))
-            steps.Add(("bench-serving", new BenchServingCommand(), quick ? ["--requests", "16"] : []));
-        if (only.Contains("soak"))
-            steps.Add(("soak", new SoakCommand(), quick ? ["--generations", "200", "--every", "50"] : []));
 
         int worst = 0;
         foreach (var (name, command, args) in steps)
