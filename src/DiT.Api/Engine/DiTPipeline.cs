@@ -82,23 +82,14 @@ public sealed class DiTPipeline : IBatchPipeline
     internal static Denoiser Guided(DiTModel model, Tensor classes, Tensor scales, GuidanceMode guidance) =>
         ClassifierFreeGuidance.Wrap(model.forward, classes, scales, model.Config.NumClasses, model.Config.InChannels, guidance);
 
-    /// <summary>Rows decoded per autoencoder call: the VAE decoder's activations at full resolution (512 channels at
-    /// 256x256 for SD's VAE, ~128 MiB per image in fp32) are what bounds GPU memory, not the DiT.</summary>
-    const int DecodeSlice = 4;
-
-    /// <summary>Latents (N, C, h, w) to one 8-bit image per row, decoded <see cref="DecodeSlice"/> rows at a time.</summary>
+    /// <summary>Latents (N, C, h, w) to one 8-bit image per row (AutoencoderKL decodes in slices of its SliceSize rows).</summary>
     internal static RawImage[] Decode(IAutoencoder autoencoder, Tensor latents)
     {
         using var span = Telemetry.DiTTelemetry.Source.StartActivity("dit.decode");
-        var images = new List<RawImage>((int)latents.shape[0]);
-        for (long start = 0; start < latents.shape[0]; start += DecodeSlice)
-        {
-            using var scope = NewDisposeScope();
-            var slice = autoencoder.DecodeLatents(latents.narrow(0, start, Math.Min(DecodeSlice, latents.shape[0] - start))); // (S, C, H, W) in [-1, 1]
-            int channels = (int)slice.shape[1], height = (int)slice.shape[2], width = (int)slice.shape[3];
-            images.AddRange(ImageTensors.ToImageBytes(slice).Select(bytes => new RawImage(bytes, width, height, channels)));
-        }
-        return [.. images];
+        using var scope = NewDisposeScope();
+        var images = autoencoder.DecodeLatents(latents);                               // (N, C, H, W) in [-1, 1]
+        int channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];
+        return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, width, height, channels)).ToArray();
     }
 
     static SamplerKind KindOf(Sampler sampler) => sampler switch
