@@ -30,6 +30,7 @@ public class ApiFactory : WebApplicationFactory<Program>
         ["Engine:MaxBatchSize"] = "8",
         ["Engine:MaxBatchDelay"] = "00:00:00.300",
         ["Cache:Enabled"] = "false",
+        ["Engine:TorchThreads"] = "1", // tiny models on a shared CPU: threads only wait for each other
         ["Admin:ApiKey"] = "",
     };
 

@@ -56,4 +56,19 @@ public sealed class EngineTests
     {
         public void Report(SamplingProgress value) => into.Enqueue(value);
     }
+
+    [Fact]
+    public async Task BatchesLeaveNoTensorsBehindOnTheEngineThread()
+    {
+        using var factory = new ApiFactory();
+        var client = await factory.ReadyClientAsync();
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(i => client.GenerateAsync(new { classId = i, steps = 2, seed = i })));
+        var live = factory.Engine.Stats.LiveTensors;
+
+        for (int round = 0; round < 3; round++)
+            await Task.WhenAll(Enumerable.Range(0, 3).Select(i => client.GenerateAsync(new { classId = i, guidanceScale = 1 + i, steps = 2, seed = 10 * round + i })));
+
+        Assert.True(factory.Engine.Stats.BatchesRun >= 4);
+        Assert.Equal(live, factory.Engine.Stats.LiveTensors);
+    }
 }

@@ -52,11 +52,17 @@ public sealed class DiTPipeline : IBatchPipeline
 
     public IReadOnlyList<RawImage> Run(IReadOnlyList<GenerationRequest> batch, CancellationToken ct, Action<int, int>? onStep)
     {
-        var config = _model.Config;
-        int n = batch.Count, size = config.InputSize;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var generators = Sampling.Generators(batch.Select(r => r.Seed));
+        try { return Sample(batch, generators, ct, onStep); }
+        finally { foreach (var generator in generators) generator.Dispose(); }
+    }
+
+    IReadOnlyList<RawImage> Sample(IReadOnlyList<GenerationRequest> batch, Generator[] generators, CancellationToken ct, Action<int, int>? onStep)
+    {
+        var config = _model.Config;
+        int n = batch.Count, size = config.InputSize;
         var noise = Sampling.PerSampleNoise(generators, empty([n, config.InChannels, size, size], _dtype, _device));
         var classes = tensor(batch.Select(r => (long)r.ClassId).ToArray(), ScalarType.Int64, _device);
         var scales = tensor(batch.Select(r => (float)r.GuidanceScale).ToArray(), ScalarType.Float32, _device);
@@ -68,8 +74,8 @@ public sealed class DiTPipeline : IBatchPipeline
         using (Telemetry.DiTTelemetry.Source.StartActivity("dit.decode"))
         {
             var images = _autoencoder.DecodeLatents(latents);                       // (N, C, H, W) in [-1, 1]
-            int side = (int)images.shape[2], channels = (int)images.shape[1];
-            return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, side, side, channels)).ToArray();
+            int channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];
+            return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, width, height, channels)).ToArray();
         }
     }
 

@@ -30,7 +30,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     Task<bool>? _pendingWait;
     volatile IBatchPipeline? _pipeline;
     int _deferredCount, _running;
-    long _images, _batches, _cancelled, _rejected;
+    long _images, _batches, _cancelled, _rejected, _liveTensors;
 
     public GenerationEngine(IPipelineLoader loader, IOptions<EngineOptions> options, DiTTelemetry telemetry,
         ILogger<GenerationEngine> log, IHostApplicationLifetime lifetime)
@@ -54,7 +54,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
 
     public EngineStats Stats => new(QueueDepth, Volatile.Read(ref _running), Interlocked.Read(ref _images),
         Interlocked.Read(ref _batches), Interlocked.Read(ref _cancelled), Interlocked.Read(ref _rejected),
-        _options.QueueCapacity, _options.MaxBatchSize);
+        _options.QueueCapacity, _options.MaxBatchSize, Interlocked.Read(ref _liveTensors));
 
     // ---------------------------------------------------------------- callers' side
 
@@ -169,7 +169,9 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
             if (batch.Count > 0) RunBatch(batch);
         }
 
-        foreach (var item in DrainAll()) item.Fail(new EngineUnavailableException("The service is stopping."));
+        var stopped = new EngineUnavailableException("The service is stopping.");
+        foreach (var item in DrainAll()) item.Fail(stopped);
+        lock (_swapLock) foreach (var swap in _swaps) swap.Done.TrySetException(stopped);
         _pipeline?.Dispose();
     }
 
@@ -320,6 +322,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         finally
         {
             Interlocked.Exchange(ref _running, 0);
+            Interlocked.Exchange(ref _liveTensors, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         }
 
         void ReportProgress(int step, int total)

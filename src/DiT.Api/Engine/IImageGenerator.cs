@@ -34,9 +34,10 @@ public sealed record GeneratedImage(byte[] Png, int Width, int Height, string Mo
 /// <summary>Steps done so far for one request (reported from the engine thread; keep handlers cheap).</summary>
 public readonly record struct SamplingProgress(int Step, int TotalSteps);
 
-/// <summary>Counters for /admin/engine and the tests.</summary>
+/// <summary>Counters for /admin/engine and the tests. LiveTensors: tensors alive on the engine thread after its last
+/// batch (TorchSharp's thread statistics); it must not grow from batch to batch.</summary>
 public sealed record EngineStats(int QueuedRequests, int RunningRequests, long ImagesGenerated, long BatchesRun,
-    long RequestsCancelled, long RequestsRejected, int QueueCapacity, int MaxBatchSize);
+    long RequestsCancelled, long RequestsRejected, int QueueCapacity, int MaxBatchSize, long LiveTensors);
 
 /// <summary>Queue is at capacity; the caller should retry later.</summary>
 public sealed class QueueFullException(int capacity) : Exception($"The generation queue is full ({capacity} waiting).")

@@ -17,9 +17,10 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
     public IBatchPipeline Load()
     {
         var options = modelOptions.Value;
+        if (engineOptions.Value.TorchThreads > 0) set_num_threads(engineOptions.Value.TorchThreads);
         var device = ResolveDevice(options.Device);
         var dtype = ParseDtype(options.Dtype);
-        var guidance = engineOptions.Value.GuidanceMode.Equals("full", StringComparison.OrdinalIgnoreCase)
+        var guidance = engineOptions.Value.GuidanceMode.Equals("all-channels", StringComparison.OrdinalIgnoreCase)
             ? GuidanceMode.AllChannels : GuidanceMode.Reference;
 
         DiTModel model;

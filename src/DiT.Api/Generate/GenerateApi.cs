@@ -76,6 +76,11 @@ public static class GenerateApi
             return Outcome(telemetry, "rejected", ProblemResults.QueueFull(full.Capacity));
         }
         catch (EngineUnavailableException) { return Outcome(telemetry, "unavailable", ProblemResults.NotReady()); }
+        catch (OperationCanceledException)
+        {
+            Count(telemetry, "cancelled"); // the client left or timed out (504 from the timeout middleware)
+            throw;
+        }
 
         if (key is not null) await cache.SetAsync(key with { ModelFingerprint = image.ModelFingerprint }, image.Png, ct);
         headers["X-Cache"] = key is null ? "off" : "miss";
@@ -91,7 +96,10 @@ public static class GenerateApi
 
     static T Outcome<T>(DiTTelemetry telemetry, string outcome, T result)
     {
-        telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+        Count(telemetry, outcome);
         return result;
     }
+
+    static void Count(DiTTelemetry telemetry, string outcome) =>
+        telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 }

@@ -17,9 +17,9 @@ public sealed class EngineOptions
     [Range(1.0, 100.0)] public double DefaultGuidanceScale { get; set; } = 4.0;
     [Range(1.0, 100.0)] public double MaxGuidanceScale { get; set; } = 20.0;
 
-    /// <summary>"eps" guides the noise prediction only (DiT's sample.py), "full" all output channels.</summary>
-    [Required, RegularExpression("^(?i)(eps|full)$", ErrorMessage = "Engine:GuidanceMode must be eps or full.")]
-    public string GuidanceMode { get; set; } = "eps";
+    /// <summary>"reference" guides channels [:3] as DiT's forward_with_cfg (reproduces sample.py), "all-channels" every epsilon channel.</summary>
+    [Required, RegularExpression("^(?i)(reference|all-channels)$", ErrorMessage = "Engine:GuidanceMode must be reference or all-channels.")]
+    public string GuidanceMode { get; set; } = "reference";
 
     /// <summary>Most requests sampled together in one loop.</summary>
     [Range(1, 256)] public int MaxBatchSize { get; set; } = 8;
@@ -32,6 +32,10 @@ public sealed class EngineOptions
 
     /// <summary>Longest a /generate request may take, queue included; then it leaves its batch and gets a 504.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")] public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>libtorch intra-op threads (process-wide); 0 keeps libtorch's default (one per core). On a CPU shared with
+    /// other busy processes 1 can be many times faster: tiny models gain nothing from threads that wait for each other.</summary>
+    [Range(0, 1024)] public int TorchThreads { get; set; }
 
     /// <summary>Retry-After seconds sent with a 429.</summary>
     [Range(1, 3600)] public int RetryAfterSeconds { get; set; } = 2;
