@@ -8,6 +8,7 @@ using DiT.Api.ModelInfo;
 using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Problems;
+using DiT.Api.Promotions;
 using DiT.Api.Telemetry;
 using DiT.Api.Training;
 
@@ -19,7 +20,8 @@ builder.Services.AddInferenceEngine();
 builder.Services.AddImageCache(builder.Configuration);
 builder.Services.AddGenerateTimeout();
 builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
-builder.Services.AddTrainingJobs();
+builder.Services.AddTrainingJobs(builder.Configuration);
+builder.Services.AddPromotionFanOut();
 builder.Services.AddHealth();
 builder.Services.AddSwagger();
 
@@ -34,7 +36,7 @@ app.MapGenerateApi();
 app.MapClassesApi();
 app.MapModelApi();
 app.MapAdminApi();
-app.MapTrainingApi();
+app.MapTrainingApi(app.Configuration);
 
 app.Run();
 
