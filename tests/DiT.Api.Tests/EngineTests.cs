@@ -71,4 +71,41 @@ public sealed class EngineTests
         Assert.True(factory.Engine.Stats.BatchesRun >= 4);
         Assert.Equal(live, factory.Engine.Stats.LiveTensors);
     }
+
+    [Fact]
+    public async Task ABatchInFlightFinishesOnTheOldWeightsWhenAModelIsSwappedIn()
+    {
+        using var factory = new ApiFactory().With("Engine:MaxBatchDelay", "00:00:00");
+        var client = await factory.ReadyClientAsync();
+        var engine = factory.Services.GetRequiredService<GenerationEngine>();
+        var oldFingerprint = factory.Engine.Model!.Fingerprint;
+
+        var inFlight = client.GenerateAsync(new { classId = 0, steps = 1000, sampler = "ddpm", seed = 1 });
+        await Waits.Until(() => factory.Engine.Stats.RunningRequests == 1, "the slow request runs");
+        await engine.SwapModelAsync(DefaultModel.RandomWeights(ApiFactory.TinyConfig, seed: 9), "fine-tuned-2");
+
+        Assert.Equal(oldFingerprint, (await inFlight).Header("X-Model-Fingerprint"));
+        Assert.Equal("fine-tuned-2", (await client.GenerateAsync(new { classId = 0, steps = 1, seed = 1 })).Header("X-Model-Fingerprint"));
+    }
+
+    [Fact]
+    public async Task AClientLeavingABatchDoesNotDisturbTheOthers()
+    {
+        using var factory = new ApiFactory();
+        var client = await factory.ReadyClientAsync();
+        using var leaving = new CancellationTokenSource();
+        var body = new { classId = 0, steps = 1000, sampler = "ddpm" }; // long enough to leave mid-batch on a fast machine
+
+        var gone = client.GenerateAsync(body, leaving.Token);
+        var staying = new[] { client.GenerateAsync(body), client.GenerateAsync(body) };
+        await Waits.Until(() => factory.Engine.Stats.RunningRequests == 3, "the three requests run as one batch");
+        leaving.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone);
+        foreach (var response in await Task.WhenAll(staying))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("3", response.Header("X-Batch-Size"));
+        }
+    }
 }

@@ -4,12 +4,6 @@ namespace DiT.Api.Tests;
 
 public sealed class QueueTests
 {
-    static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        for (int i = 0; i < 400 && !condition(); i++) await Task.Delay(25);
-        Assert.True(condition(), $"timed out waiting until {what}");
-    }
-
     [Fact]
     public async Task FullQueueAnswers429WithRetryAfterAndCancelledRequestsLeaveTheEngine()
     {
@@ -20,9 +14,9 @@ public sealed class QueueTests
         using var cancel = new CancellationTokenSource();
 
         var running = client.GenerateAsync(slow, cancel.Token);
-        await WaitUntil(() => factory.Engine.Stats.RunningRequests == 1, "the first request runs");
+        await Waits.Until(() => factory.Engine.Stats.RunningRequests == 1, "the first request runs");
         var queued = client.GenerateAsync(slow, cancel.Token);
-        await WaitUntil(() => factory.Engine.Stats.QueuedRequests == 1, "the second request waits");
+        await Waits.Until(() => factory.Engine.Stats.QueuedRequests == 1, "the second request waits");
 
         var rejected = await client.GenerateAsync(slow);
         Assert.Equal((HttpStatusCode)429, rejected.StatusCode);
@@ -32,7 +26,7 @@ public sealed class QueueTests
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
-        await WaitUntil(() => factory.Engine.Stats is { RunningRequests: 0, QueuedRequests: 0 }, "the engine is idle again");
+        await Waits.Until(() => factory.Engine.Stats is { RunningRequests: 0, QueuedRequests: 0 }, "the engine is idle again");
 
         var after = await client.GenerateAsync(new { classId = 0, steps = 2, seed = 1 });
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
@@ -48,6 +42,6 @@ public sealed class QueueTests
         var response = await client.GenerateAsync(new { classId = 0, steps = 1000, sampler = "ddpm", seed = 1 });
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
-        await WaitUntil(() => factory.Engine.Stats is { RunningRequests: 0, RequestsCancelled: 1 }, "the request left the engine");
+        await Waits.Until(() => factory.Engine.Stats is { RunningRequests: 0, RequestsCancelled: 1 }, "the request left the engine");
     }
 }
