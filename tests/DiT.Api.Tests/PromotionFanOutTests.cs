@@ -23,8 +23,7 @@ public sealed class PromotionFanOutTests(TrainingData data) : IClassFixture<Trai
 
     static async Task WaitForFingerprint(ApiFactory factory, string fingerprint)
     {
-        for (int i = 0; i < 400 && factory.Engine.Model?.Fingerprint != fingerprint; i++) await Task.Delay(25);
-        Assert.Equal(fingerprint, factory.Engine.Model?.Fingerprint);
+        await Waits.Until(() => factory.Engine.Model?.Fingerprint == fingerprint, $"the replica serves {fingerprint}");
     }
 
     [Fact]

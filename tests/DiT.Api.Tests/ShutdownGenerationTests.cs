@@ -16,18 +16,12 @@ public sealed class ShutdownGenerationTests
         .With("Engine:MaxBatchSize", "1").With("Engine:MaxBatchDelay", "00:00:00")
         .With("shutdownTimeoutSeconds", shutdownSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        for (int i = 0; i < 400 && !condition(); i++) await Task.Delay(25);
-        Assert.True(condition(), $"timed out waiting until {what}");
-    }
-
     /// <summary>Fires <paramref name="count"/> requests and waits until all of them are queued or running.</summary>
     static async Task<Task<HttpResponseMessage>[]> QueueAsync(ApiFactory factory, HttpClient client, int count, int steps)
     {
         var requests = Enumerable.Range(0, count)
             .Select(i => client.GenerateAsync(new { classId = i % 4, steps, sampler = "ddpm", seed = i })).ToArray();
-        await WaitUntil(() => factory.Engine.Stats.QueuedRequests + factory.Engine.Stats.RunningRequests == count, $"{count} requests are in the engine");
+        await Waits.Until(() => factory.Engine.Stats.QueuedRequests + factory.Engine.Stats.RunningRequests == count, $"{count} requests are in the engine");
         return requests;
     }
 
@@ -51,7 +45,7 @@ public sealed class ShutdownGenerationTests
         var requests = await QueueAsync(factory, client, count: 4, steps: 60);
 
         SignalShutdown(factory);
-        await WaitUntil(() => !factory.Engine.IsReady, "the engine stops taking requests");
+        await Waits.Until(() => !factory.Engine.IsReady, "the engine stops taking requests");
         var late = await client.GenerateAsync(new { classId = 0, steps = 2, seed = 9 });
 
         var answers = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(30));
