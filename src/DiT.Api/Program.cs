@@ -9,12 +9,14 @@ using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Problems;
 using DiT.Api.Promotions;
+using DiT.Api.Shutdown;
 using DiT.Api.Telemetry;
 using DiT.Api.Training;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.Services.AddProblems();
+builder.Services.AddInFlightRequests(); // before the engine: stops after it, once the answers are written
 builder.Services.AddDiTTelemetry(builder.Configuration);
 builder.Services.AddInferenceEngine();
 builder.Services.AddImageCache(builder.Configuration);
@@ -27,6 +29,7 @@ builder.Services.AddSwagger();
 
 var app = builder.Build();
 
+app.UseInFlightRequests();
 app.UseProblems();
 app.UseRequestTimeouts();
 app.MapSwagger();
