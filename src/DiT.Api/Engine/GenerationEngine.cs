@@ -18,6 +18,7 @@ namespace DiT.Api.Engine;
 public sealed partial class GenerationEngine : IImageGenerator, IHostedService, IDisposable
 {
     static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(200);
+    static readonly TimeSpan FinishGrace = TimeSpan.FromSeconds(10);
 
     readonly IPipelineLoader _loader;
     readonly EngineOptions _options;
@@ -58,8 +59,8 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     }
 
     /// <summary>The shutdown timeout less 10% (at most 5 s) for the last answers to be written before the host gives up.</summary>
-    public static TimeSpan DrainWindow(TimeSpan shutdownTimeout) =>
-        shutdownTimeout - TimeSpan.FromTicks(Math.Min(shutdownTimeout.Ticks / 10, TimeSpan.FromSeconds(5).Ticks));
+    public static TimeSpan DrainWindow(TimeSpan shutdownTimeout) => shutdownTimeout <= TimeSpan.Zero ? Timeout.InfiniteTimeSpan
+        : shutdownTimeout - TimeSpan.FromTicks(Math.Min(shutdownTimeout.Ticks / 10, TimeSpan.FromSeconds(5).Ticks));
 
     public bool IsReady => _pipeline is not null && !_closed && !_stopping.IsCancellationRequested;
     public ServedModel? Model => _pipeline?.Model;
@@ -148,8 +149,14 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         // StopAsync: a second stop after Dispose must be a no-op, not an ObjectDisposedException.
         if (_thread is null || _disposed) return;
         Close();
-        using (cancellationToken.Register(CancelRemaining))
-            await _threadDone.Task.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await _threadDone.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) { }
+        CancelRemaining(); // the running batch stops at its next step and the rest fail; a moment for that
+        await Task.WhenAny(_threadDone.Task, Task.Delay(FinishGrace, CancellationToken.None)).ConfigureAwait(false);
     }
 
     /// <summary>Stops taking requests (ApplicationStopping, or StopAsync): /health/ready turns 503 so balancers move on,
@@ -177,7 +184,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         {
             Close();
             CancelRemaining();
-            _threadDone.Task.Wait(TimeSpan.FromSeconds(30));
+            _threadDone.Task.Wait(FinishGrace);
         }
         _disposed = true;
         _stopping.Dispose();
