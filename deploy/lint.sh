@@ -4,6 +4,7 @@
 # Needs node/npx (the packages come from npm on first use). Exit status 1 on any problem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v npx >/dev/null || { echo "deploy/lint.sh needs node and npx (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 
 echo "dockerfile-utils: Dockerfile"
 npx --yes dockerfile-utils@0.16.3 lint Dockerfile
