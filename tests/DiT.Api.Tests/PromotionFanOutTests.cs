@@ -49,9 +49,9 @@ public sealed class PromotionFanOutTests(TrainingData data) : IClassFixture<Trai
         var onTrainer = await admin.GenerateAsync(fixedSeed);
         Assert.Equal(await onTrainer.Content.ReadAsByteArrayAsync(), await after.Content.ReadAsByteArrayAsync()); // same weights everywhere
 
-        using var late = ServingReplica(); // scaled out after the promotion: catches up from the kept latest promotion
+        using var late = ServingReplica(); // scaled out after the promotion: ready only once it serves the promotion
         var lateClient = await late.ReadyClientAsync();
-        await WaitForFingerprint(late, fingerprint);
+        Assert.Equal(fingerprint, late.Engine.Model?.Fingerprint);
         Assert.Equal(await after.Content.ReadAsByteArrayAsync(), await (await lateClient.GenerateAsync(fixedSeed)).Content.ReadAsByteArrayAsync());
     }
 
@@ -69,6 +69,18 @@ public sealed class PromotionFanOutTests(TrainingData data) : IClassFixture<Trai
         Assert.Equal("Fine-tuning is off on this replica", (await finetune.JsonAsync()).GetProperty("title").GetString());
         Assert.Equal(HttpStatusCode.NotFound, list.StatusCode);
         Assert.False(Directory.Exists(jobs), "a serving replica must not touch the shared jobs folder");
+    }
+
+    [Fact]
+    public async Task AReplicaWhosePromotionRedisIsDownStillBecomesReadyAndServes()
+    {
+        using var replica = data.Factory().With("Training:Enabled", "false")
+            .With("Promotions:RedisConnectionString", "127.0.0.1:1").With("Promotions:Channel", _channel); // nothing listens there
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var client = await replica.ReadyClientAsync();
+
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"ready after {started.Elapsed}");
+        Assert.Equal(HttpStatusCode.OK, (await client.GenerateAsync(new { classId = 0, steps = 2, seed = 1 })).StatusCode);
     }
 
     static StringContent JsonContent(object body) =>

@@ -13,7 +13,8 @@ namespace DiT.Api.Promotions;
 /// Makes a promotion reach every replica. The trainer replica copies the promoted checkpoint to the shared folder, keeps
 /// the message under "&lt;Channel&gt;:latest" and publishes it on the channel; every replica subscribes, checks the file's
 /// fingerprint, loads it and swaps it into its engine between batches. A replica that starts later applies the latest
-/// promotion once its model is loaded. Without Redis this does nothing and promotions stay local.
+/// promotion once its model is loaded, and is not ready before (<see cref="CaughtUp"/>). Without Redis this does nothing
+/// and promotions stay local.
 /// </summary>
 public sealed partial class PromotionFanOut(
     IOptions<PromotionOptions> options, IOptions<CacheOptions> cache, IOptions<TrainingJobsOptions> training,
@@ -27,9 +28,14 @@ public sealed partial class PromotionFanOut(
     readonly SemaphoreSlim _applying = new(1, 1);
     readonly Lock _lock = new();
     Task<ConnectionMultiplexer>? _redis;
+    volatile bool _caughtUp;
 
     string? ConnectionString => string.IsNullOrWhiteSpace(_options.RedisConnectionString) ? cache.Value.RedisConnectionString : _options.RedisConnectionString;
     public bool IsEnabled => !string.IsNullOrWhiteSpace(ConnectionString);
+
+    /// <summary>The latest promotion made before this replica started is served (or there was none, or Redis could not
+    /// be asked: a Redis outage must not keep replicas from serving).</summary>
+    public bool CaughtUp => !IsEnabled || _caughtUp;
     RedisChannel Channel => RedisChannel.Literal(_options.Channel);
     RedisKey LatestKey => _options.Channel + ":latest";
     string Folder => string.IsNullOrWhiteSpace(_options.Folder) ? Path.Combine(training.Value.JobsFolder, "promoted") : _options.Folder;
@@ -88,6 +94,7 @@ public sealed partial class PromotionFanOut(
                 }
                 catch (RedisException e)
                 {
+                    _caughtUp = true; // serve what we have; promotions arrive once subscribed
                     LogSubscribeFailed(e, RetryDelay.TotalSeconds);
                     await Task.Delay(RetryDelay, stoppingToken);
                 }
@@ -98,7 +105,8 @@ public sealed partial class PromotionFanOut(
             if (latest.HasValue) await ApplyAsync(latest.ToString(), stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
-        catch (RedisException e) { LogSubscribeFailed(e, 0); }
+        catch (Exception e) when (e is RedisException or TimeoutException) { LogSubscribeFailed(e, 0); }
+        finally { _caughtUp = true; }
     }
 
     async Task ApplyAsync(string json, CancellationToken ct)
@@ -155,6 +163,7 @@ public sealed partial class PromotionFanOut(
         {
             var config = ConfigurationOptions.Parse(ConnectionString!);
             config.AbortOnConnectFail = false; // keeps reconnecting (and resubscribing) in the background
+            config.ConnectTimeout = config.SyncTimeout = config.AsyncTimeout = cache.Value.RedisTimeoutMs; // a dead Redis must not hold start-up
             return ConnectionMultiplexer.ConnectAsync(config);
         }
     }
