@@ -3,6 +3,8 @@
 #                   CUDA image:  docker build --build-arg TORCH_BACKEND=cuda -t dit-service:cuda .
 # Runs on Ubuntu 24.04 (the .NET 10 default base), whose libstdc++ (GCC 14) already has the GLIBCXX_3.4.32
 # that TorchSharp 0.107 asks for, so the Debian 12 library patch is switched off here.
+# The CUDA build bundles libtorch's CUDA libraries; the host needs only the NVIDIA driver and container toolkit.
+# Not built in this repository's CI (no container engine there); `bash deploy/lint.sh` lints it. See docs/deployment.md.
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 ARG TORCH_BACKEND=cpu
@@ -27,15 +29,22 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /app ./
 # Model files and training data/jobs come from volumes; nothing large is baked into the image.
-RUN mkdir -p /models /data && chown app:app /models /data
+# /app stays read-only for the app user: everything the service writes goes under /data.
+RUN mkdir -p /models /data/training-jobs /data/datasets && chown -R app:app /models /data
 VOLUME ["/models", "/data"]
-ENV ASPNETCORE_URLS=http://+:8080 \
+# Option names are the service's configuration keys (src/DiT.Api/appsettings.json) with "__" for ":".
+# DOTNET_SHUTDOWNTIMEOUTSECONDS is the drain window on SIGTERM (queued requests finish, a running job checkpoints).
+ENV ASPNETCORE_HTTP_PORTS=8080 \
     ASPNETCORE_ENVIRONMENT=Production \
     DOTNET_gcServer=1 \
+    DOTNET_SHUTDOWNTIMEOUTSECONDS=60 \
+    Training__JobsFolder=/data/training-jobs \
+    Training__DataRoots__0=/data/datasets \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 EXPOSE 8080
 USER app
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
   CMD curl -fsS http://localhost:8080/health/ready || exit 1
 ENTRYPOINT ["dotnet", "DiT.Api.dll"]

@@ -9,24 +9,29 @@ using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
+using DiT.Api.Promotions;
+using DiT.Api.Shutdown;
 using DiT.Api.Telemetry;
 using DiT.Api.Training;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.Services.AddProblems();
+builder.Services.AddInFlightRequests(); // before the engine: stops after it, once the answers are written
 builder.Services.AddDiTTelemetry(builder.Configuration);
 builder.Services.AddInferenceEngine();
 builder.Services.AddImageCache(builder.Configuration);
 builder.Services.AddGenerateTimeout();
 builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
-builder.Services.AddTrainingJobs();
+builder.Services.AddTrainingJobs(builder.Configuration);
+builder.Services.AddPromotionFanOut();
 builder.Services.AddHealth();
 builder.Services.AddSwagger();
 builder.Services.AddPlayground();
 
 var app = builder.Build();
 
+app.UseInFlightRequests();
 app.UseProblems();
 app.UseRequestTimeouts();
 app.MapSwagger();
@@ -37,7 +42,7 @@ app.MapGenerateApi();
 app.MapClassesApi();
 app.MapModelApi();
 app.MapAdminApi();
-app.MapTrainingApi();
+app.MapTrainingApi(app.Configuration);
 
 app.Run();
 

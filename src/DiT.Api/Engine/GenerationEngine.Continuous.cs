@@ -44,7 +44,7 @@ public sealed partial class GenerationEngine
             {
                 if (_stopping.IsCancellationRequested)
                 {
-                    var stopped = new EngineUnavailableException("The service is stopping.");
+                    var stopped = new EngineStoppingException();
                     foreach (var row in groups.Values.SelectMany(g => g.Rows.Values)) row.Item.Fail(stopped);
                     break;
                 }

@@ -12,19 +12,27 @@ namespace DiT.Api.Engine;
 /// MaxBatchDelay to fill a batch), samples them in one loop and hands each row back. Continuous batching
 /// (GenerationEngine.Continuous.cs): requests join running batches between steps and leave when done.
 /// Callers encode their PNG on their own thread. Model swaps happen between batches.
+/// Shutdown drains: from ApplicationStopping on, new requests get <see cref="EngineStoppingException"/> while queued ones
+/// still run, until the drain window (HostOptions.ShutdownTimeout less a margin for writing the answers) ends; whatever
+/// is left then fails with <see cref="EngineStoppingException"/> too, so every caller gets an answer.
 /// </summary>
 public sealed partial class GenerationEngine : IImageGenerator, IHostedService, IDisposable
 {
     static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(200);
+    static readonly TimeSpan FinishGrace = TimeSpan.FromSeconds(10);
 
     readonly IPipelineLoader _loader;
     readonly EngineOptions _options;
     readonly DiTTelemetry _telemetry;
     readonly ILogger<GenerationEngine> _log;
     readonly IHostApplicationLifetime _lifetime;
+    readonly TimeSpan _drainWindow;
     readonly Channel<WorkItem> _queue;
     readonly Queue<WorkItem> _deferred = new(); // taken from the channel, waiting for a compatible batch (engine thread only)
-    readonly CancellationTokenSource _stopping = new();
+    readonly CancellationTokenSource _stopping = new(); // the drain window is over: stop the batch, fail the rest
+    readonly TaskCompletionSource _threadDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    volatile bool _closed; // the service is stopping: no new requests
+    bool _disposed;
     readonly Lock _swapLock = new();
     readonly List<PendingSwap> _swaps = [];
     Thread? _thread;
@@ -34,22 +42,28 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     long _images, _batches, _cancelled, _rejected, _liveTensors;
 
     public GenerationEngine(IPipelineLoader loader, IOptions<EngineOptions> options, DiTTelemetry telemetry,
-        ILogger<GenerationEngine> log, IHostApplicationLifetime lifetime)
+        ILogger<GenerationEngine> log, IHostApplicationLifetime lifetime, IOptions<HostOptions> host)
     {
         _loader = loader;
         _options = options.Value;
         _telemetry = telemetry;
         _log = log;
         _lifetime = lifetime;
+        _drainWindow = DrainWindow(host.Value.ShutdownTimeout);
         _queue = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(_options.QueueCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full: we answer 429 rather than wait
         });
         telemetry.ObserveQueueDepth(() => QueueDepth);
+        lifetime.ApplicationStopping.Register(Close);
     }
 
-    public bool IsReady => _pipeline is not null && !_stopping.IsCancellationRequested;
+    /// <summary>The shutdown timeout less 10% (at most 5 s) for the last answers to be written before the host gives up.</summary>
+    public static TimeSpan DrainWindow(TimeSpan shutdownTimeout) => shutdownTimeout <= TimeSpan.Zero ? Timeout.InfiniteTimeSpan
+        : shutdownTimeout - TimeSpan.FromTicks(Math.Min(shutdownTimeout.Ticks / 10, TimeSpan.FromSeconds(5).Ticks));
+
+    public bool IsReady => _pipeline is not null && !_closed && !_stopping.IsCancellationRequested;
     public ServedModel? Model => _pipeline?.Model;
     int QueueDepth => _queue.Reader.Count + Volatile.Read(ref _deferredCount);
 
@@ -61,11 +75,13 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
 
     public async Task<GeneratedImage> GenerateAsync(GenerationRequest request, IProgress<SamplingProgress>? progress, CancellationToken ct)
     {
+        if (_closed) throw new EngineStoppingException();
         if (!IsReady) throw new EngineUnavailableException("The model is not loaded yet.");
         ct.ThrowIfCancellationRequested();
         var item = new WorkItem(request, progress, Activity.Current?.Context ?? default);
         if (!_queue.Writer.TryWrite(item))
         {
+            if (_closed) throw new EngineStoppingException();
             Interlocked.Increment(ref _rejected);
             throw new QueueFullException(_options.QueueCapacity);
         }
@@ -126,20 +142,52 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Drains: the engine thread finishes what is queued and ends; when <paramref name="cancellationToken"/>
+    /// (the host's shutdown timeout) fires first, the running batch stops and the rest fail with EngineStoppingException.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         // With minimal hosting, app.Run() stops and disposes the host while WebApplicationFactory also calls
         // StopAsync: a second stop after Dispose must be a no-op, not an ObjectDisposedException.
-        try { _stopping.Cancel(); }
-        catch (ObjectDisposedException) { return Task.CompletedTask; }
+        if (_thread is null || _disposed) return;
+        Close();
+        try
+        {
+            await _threadDone.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) { }
+        CancelRemaining(); // the running batch stops at its next step and the rest fail; a moment for that
+        await Task.WhenAny(_threadDone.Task, Task.Delay(FinishGrace, CancellationToken.None)).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops taking requests (ApplicationStopping, or StopAsync): /health/ready turns 503 so balancers move on,
+    /// the queue is closed, and the drain window starts.</summary>
+    void Close()
+    {
+        if (_closed) return;
+        _closed = true;
         _queue.Writer.TryComplete();
-        _thread?.Join(TimeSpan.FromSeconds(30));
-        return Task.CompletedTask;
+        try { _stopping.CancelAfter(_drainWindow); }
+        catch (ObjectDisposedException) { }
+        LogDraining(QueueDepth + Volatile.Read(ref _running), _drainWindow.TotalSeconds);
+    }
+
+    void CancelRemaining()
+    {
+        try { _stopping.Cancel(); }
+        catch (ObjectDisposedException) { }
     }
 
     public void Dispose()
     {
-        if (_thread is { IsAlive: true }) StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+        if (_disposed) return;
+        if (_thread is { IsAlive: true })
+        {
+            Close();
+            CancelRemaining();
+            _threadDone.Task.Wait(FinishGrace);
+        }
+        _disposed = true;
         _stopping.Dispose();
     }
 
@@ -159,21 +207,27 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         catch (Exception ex)
         {
             LogLoadFailed(ex);
+            _threadDone.TrySetResult();
             _lifetime.StopApplication();
             return;
         }
 
-        while (!_stopping.IsCancellationRequested)
+        try
         {
-            ApplySwaps();
-            var batch = TakeBatch();
-            if (batch.Count > 0) RunBatch(batch);
-        }
+            // After Close the loop goes on until the queue is empty (drained) or the drain window ends.
+            while (!_stopping.IsCancellationRequested && !(_queue.Reader.Completion.IsCompleted && _deferred.Count == 0))
+            {
+                ApplySwaps();
+                var batch = TakeBatch();
+                if (batch.Count > 0) RunBatch(batch);
+            }
 
-        var stopped = new EngineUnavailableException("The service is stopping.");
-        foreach (var item in DrainAll()) item.Fail(stopped);
-        lock (_swapLock) foreach (var swap in _swaps) swap.Done.TrySetException(stopped);
-        _pipeline?.Dispose();
+            var stopped = new EngineStoppingException();
+            foreach (var item in DrainAll()) item.Fail(stopped);
+            lock (_swapLock) foreach (var swap in _swaps) swap.Done.TrySetException(stopped);
+            _pipeline?.Dispose();
+        }
+        finally { _threadDone.TrySetResult(); }
     }
 
     void ApplySwaps()
@@ -318,7 +372,8 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         catch (OperationCanceledException) when (batch.Token.IsCancellationRequested)
         {
             LogBatchCancelled(items.Count);
-            foreach (var item in items) item.Fail(new OperationCanceledException(batch.Token));
+            Exception reason = _stopping.IsCancellationRequested ? new EngineStoppingException() : new OperationCanceledException(batch.Token);
+            foreach (var item in items) item.Fail(reason);
         }
         catch (Exception ex)
         {
@@ -364,6 +419,9 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Loading the model failed; the service stops")]
     partial void LogLoadFailed(Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: no new requests; draining {Count} queued or running for at most {Seconds:F1} s")]
+    partial void LogDraining(int count, double seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Model swapped; now serving fingerprint {Fingerprint}")]
     partial void LogModelSwapped(string fingerprint);

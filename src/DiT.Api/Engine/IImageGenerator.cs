@@ -12,7 +12,8 @@ public interface IImageGenerator
     EngineStats Stats { get; }
 
     /// <summary>Queues the request and completes with its PNG. Throws <see cref="QueueFullException"/> when the
-    /// queue is full, <see cref="EngineUnavailableException"/> before the model is loaded, and
+    /// queue is full, <see cref="EngineUnavailableException"/> before the model is loaded, <see cref="EngineStoppingException"/>
+    /// during shutdown (new requests, and queued ones the drain window could not finish), and
     /// <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires (the request leaves its batch).</summary>
     Task<GeneratedImage> GenerateAsync(GenerationRequest request, IProgress<SamplingProgress>? progress, CancellationToken ct);
 }
@@ -47,3 +48,6 @@ public sealed class QueueFullException(int capacity) : Exception($"The generatio
 
 /// <summary>No model is loaded (starting up, or loading failed).</summary>
 public sealed class EngineUnavailableException(string message) : Exception(message);
+
+/// <summary>The service is shutting down: the request was refused, or it could not finish within the drain window.</summary>
+public sealed class EngineStoppingException() : Exception("The service is stopping.");

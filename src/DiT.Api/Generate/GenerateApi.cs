@@ -33,7 +33,8 @@ public static class GenerateApi
                 Samples one image with the served DiT and returns it as PNG. Only the class is required, by `classId` or
                 `className` (any synonym, case-insensitive; see GET /classes). Response headers: `X-Seed` (the seed used),
                 `X-Cache` (hit|miss|off: only requests with an explicit seed are cached), `X-Queue-Ms`, `X-Generate-Ms`,
-                `X-Batch-Size` (requests sampled together), `X-Model-Fingerprint`. A full queue answers 429 with Retry-After.
+                `X-Batch-Size` (requests sampled together), `X-Model-Fingerprint`. A full queue answers 429 with Retry-After; a stopping service 503 with Retry-After
+                (another replica can take the request).
                 """)
             .DocumentJsonBody<GenerateBody>()
             .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png")
@@ -78,6 +79,11 @@ public static class GenerateApi
             return Outcome(telemetry, "rejected", ProblemResults.QueueFull(full.Capacity));
         }
         catch (EngineUnavailableException) { return Outcome(telemetry, "unavailable", ProblemResults.NotReady()); }
+        catch (EngineStoppingException)
+        {
+            headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            return Outcome(telemetry, "stopping", ProblemResults.Stopping());
+        }
         catch (OperationCanceledException)
         {
             Count(telemetry, "cancelled"); // the client left or timed out (504 from the timeout middleware)

@@ -7,7 +7,7 @@ namespace DiT.Api.Health;
 /// <summary>/health/live answers while the process runs; /health/ready once the model is loaded.</summary>
 public static class HealthApi
 {
-    const string ReadyTag = "ready";
+    public const string ReadyTag = "ready";
 
     public static IServiceCollection AddHealth(this IServiceCollection services)
     {

@@ -7,6 +7,10 @@ public static class ProblemResults
         title: "Model not loaded", statusCode: StatusCodes.Status503ServiceUnavailable,
         detail: "The model is still loading; retry shortly (GET /health/ready says when).");
 
+    public static ProblemHttpResult Stopping() => TypedResults.Problem(
+        title: "Service stopping", statusCode: StatusCodes.Status503ServiceUnavailable,
+        detail: "This replica is shutting down and takes no more requests (or could not finish this one in time); retry after the Retry-After delay.");
+
     public static ProblemHttpResult QueueFull(int capacity) => TypedResults.Problem(
         title: "Too many requests", statusCode: StatusCodes.Status429TooManyRequests,
         detail: $"The generation queue is full ({capacity} requests waiting); retry after the Retry-After delay.");

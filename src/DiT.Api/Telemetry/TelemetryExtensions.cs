@@ -14,7 +14,8 @@ public static class TelemetryExtensions
         services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section);
         services.AddSingleton<DiTTelemetry>();
         var options = configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
-        var otlp = options.OtlpEndpoint ?? configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
+        // appsettings.json has OtlpEndpoint "" (not null): fall back to the standard variable on empty too.
+        var otlp = string.IsNullOrWhiteSpace(options.OtlpEndpoint) ? configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] : options.OtlpEndpoint;
 
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("dit-api"))

@@ -1,6 +1,7 @@
 using DiT.Api.Admin;
 using DiT.Api.Engine;
 using DiT.Api.Generate;
+using DiT.Api.Promotions;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Training;
@@ -28,9 +29,15 @@ public static class TrainingApi
 {
     public static string JobUrl(string id) => $"/admin/jobs/{id}";
 
-    public static IEndpointRouteBuilder MapTrainingApi(this IEndpointRouteBuilder app)
+    public static IEndpointRouteBuilder MapTrainingApi(this IEndpointRouteBuilder app, IConfiguration configuration)
     {
         var admin = app.MapAdminGroup().WithTags("Training");
+        if (!TrainingExtensions.IsEnabled(configuration))
+        {
+            admin.Map("/finetune", TrainingDisabled).ExcludeFromDescription();
+            admin.Map("/jobs/{**rest}", TrainingDisabled).ExcludeFromDescription();
+            return app;
+        }
         admin.MapPost("/finetune", StartFinetune).WithName("StartFinetune")
             .WithSummary("Start a fine-tuning job (202 + job URL)")
             .WithDescription("""
@@ -92,7 +99,7 @@ public static class TrainingApi
     }
 
     static async Task<Results<Ok<PromotionView>, ProblemHttpResult>> PromoteJob(
-        string id, JobStore store, GenerationEngine engine, ServedWeights served, CancellationToken ct)
+        string id, JobStore store, GenerationEngine engine, ServedWeights served, PromotionFanOut fanOut, CancellationToken ct)
     {
         if (store.Get(id) is not { } job) return NotFound(id);
         if (job.LatestCheckpoint is not { } checkpoint || !File.Exists(checkpoint))
@@ -117,12 +124,18 @@ public static class TrainingApi
             model.Dispose();
             return Conflict(e.Message);
         }
-        served.Record(new ServedWeights.Promotion(checkpoint, fingerprint, id));
+        var promotion = new ServedWeights.Promotion(checkpoint, fingerprint, id);
+        served.Record(promotion);
+        await fanOut.PublishAsync(promotion, ct); // the other replicas swap too (when a shared Redis is configured)
         return TypedResults.Ok(new PromotionView(id, checkpoint, fingerprint, TrainingCheckpointStep(checkpoint)));
     }
 
     static long TrainingCheckpointStep(string path) =>
         Safetensors.ReadHeader(path).Metadata.TryGetValue("step", out var step) && long.TryParse(step, out var s) ? s : 0;
+
+    static ProblemHttpResult TrainingDisabled() =>
+        TypedResults.Problem(title: "Fine-tuning is off on this replica", statusCode: StatusCodes.Status404NotFound,
+            detail: "Training:Enabled is false here: fine-tuning jobs run on the trainer replica; send /admin/finetune and /admin/jobs there.");
 
     static ProblemHttpResult NotFound(string id) =>
         TypedResults.Problem(title: "No such job", statusCode: StatusCodes.Status404NotFound, detail: $"There is no training job '{id}'.");

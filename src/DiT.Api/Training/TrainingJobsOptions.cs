@@ -7,6 +7,10 @@ public sealed class TrainingJobsOptions
 {
     public const string Section = "Training";
 
+    /// <summary>Runs fine-tuning jobs on this replica. With several replicas exactly one (the trainer) has it on; the others
+    /// serve only and leave the shared jobs folder alone (see docs/deployment.md).</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>Where job records (job.json), checkpoints and latent caches live, one subfolder per job.</summary>
     [Required] public string JobsFolder { get; set; } = "training-jobs";
 

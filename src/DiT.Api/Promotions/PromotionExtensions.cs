@@ -1,0 +1,26 @@
+using DiT.Api.Health;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace DiT.Api.Promotions;
+
+public static class PromotionExtensions
+{
+    /// <summary>The "Promotions" options and the fan-out (publisher for the trainer, subscriber on every replica).</summary>
+    public static IServiceCollection AddPromotionFanOut(this IServiceCollection services)
+    {
+        services.AddOptions<PromotionOptions>().BindConfiguration(PromotionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<PromotionFanOut>();
+        services.AddHostedService(sp => sp.GetRequiredService<PromotionFanOut>());
+        services.AddHealthChecks().AddCheck<CaughtUpCheck>("promotions", tags: [HealthApi.ReadyTag]);
+        return services;
+    }
+
+    /// <summary>Not ready until a replica started after a promotion serves the promoted weights, not the base model.</summary>
+    sealed class CaughtUpCheck(PromotionFanOut fanOut) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct) =>
+            Task.FromResult(fanOut.CaughtUp
+                ? HealthCheckResult.Healthy("Serving the latest promotion (or none was made).")
+                : HealthCheckResult.Unhealthy("Applying the latest promotion."));
+    }
+}
