@@ -5,6 +5,7 @@ using DiT.Cli.Commands;
 var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase)
 {
     ["bench-model"] = new BenchModelCommand(),
+    ["train"] = new DiT.Cli.Commands.TrainCommand(),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))

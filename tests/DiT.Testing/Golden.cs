@@ -75,7 +75,11 @@ public sealed class Golden
         lock (_lock)
         {
             if (!_files.TryGetValue(file, out var tensors))
+            {
                 _files[file] = tensors = Safetensors.Load(PathOf(file));
+                // Cached for the whole run: a test's dispose scope that happened to trigger the load must not free them.
+                foreach (var loaded in tensors.Values) loaded.DetachFromDisposeScope();
+            }
             return tensors.TryGetValue(name, out var t) ? t
                 : throw new InvalidOperationException($"{file} has no tensor '{name}'.");
         }

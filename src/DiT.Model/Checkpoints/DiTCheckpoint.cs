@@ -50,7 +50,20 @@ public static partial class DiTCheckpoint
             catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
             { throw new InvalidDataException($"{path}: the '{ConfigMetadataKey}' metadata is not a valid DiT config ({e.Message}).", e); }
         }
-        return (Safetensors.Load(path), config);
+        return (ReadSafetensorsEntry(path, header, entry), config);
+    }
+
+    /// <summary>
+    /// A plain safetensors state dict, or, for a trainer checkpoint (DiT.Training: "model.", "ema." and "opt." prefixed
+    /// tensors), the entry <paramref name="entry"/> picks ("ema" by default: the weights to serve) with its prefix removed.
+    /// </summary>
+    static Dictionary<string, Tensor> ReadSafetensorsEntry(string path, Safetensors.Header header, string? entry)
+    {
+        if (!header.Tensors.Keys.Any(k => k.StartsWith("ema.", StringComparison.Ordinal))) return Safetensors.Load(path);
+        var prefix = (entry ?? "ema") + ".";
+        var selected = Safetensors.Load(path, k => k.StartsWith(prefix, StringComparison.Ordinal));
+        if (selected.Count == 0) throw new InvalidDataException($"{path}: a training checkpoint with no '{prefix}' tensors (entries are 'model' and 'ema').");
+        return selected.ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
     }
 
     /// <summary>Strict copy of a state dict into the model (dtype/device converted); throws <see cref="CheckpointMismatchException"/> listing every missing, unexpected and wrong-shaped key.</summary>

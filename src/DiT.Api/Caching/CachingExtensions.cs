@@ -1,0 +1,31 @@
+using DiT.Api.Options;
+using StackExchange.Redis;
+
+namespace DiT.Api.Caching;
+
+public static class CachingExtensions
+{
+    /// <summary>Redis when Cache:RedisConnectionString is set (short timeouts, no abort on connect failure,
+    /// commands fail after one timeout while disconnected), else the in-process memory cache.</summary>
+    public static IServiceCollection AddImageCache(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var options = configuration.GetSection(CacheOptions.Section).Get<CacheOptions>() ?? new CacheOptions();
+        if (string.IsNullOrWhiteSpace(options.RedisConnectionString))
+            services.AddDistributedMemoryCache();
+        else
+            services.AddStackExchangeRedisCache(redis =>
+            {
+                var config = ConfigurationOptions.Parse(options.RedisConnectionString);
+                config.AbortOnConnectFail = false;
+                config.ConnectTimeout = options.RedisTimeoutMs;
+                config.SyncTimeout = options.RedisTimeoutMs;
+                config.AsyncTimeout = options.RedisTimeoutMs;
+                config.ConnectRetry = 1;
+                redis.ConfigurationOptions = config;
+                redis.InstanceName = "";
+            });
+        services.AddSingleton<IImageCache, DistributedImageCache>();
+        return services;
+    }
+}

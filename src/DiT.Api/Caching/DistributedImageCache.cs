@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Globalization;
+using DiT.Api.Options;
+using DiT.Api.Telemetry;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Options;
+
+namespace DiT.Api.Caching;
+
+/// <summary>
+/// <see cref="IImageCache"/> over IDistributedCache (Redis or memory). Owns the key scheme. A failing
+/// backend is bypassed for Cache:FailureBackoff so an absent Redis costs one timeout, not one per request.
+/// </summary>
+public sealed partial class DistributedImageCache(IDistributedCache cache, IOptions<CacheOptions> options,
+    DiTTelemetry telemetry, ILogger<DistributedImageCache> log) : IImageCache
+{
+    readonly CacheOptions _options = options.Value;
+    long _bypassUntil; // Stopwatch timestamp
+
+    /// <summary>dit:png:v1:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}</summary>
+    public static string KeyOf(ImageKey key)
+    {
+        var r = key.Request;
+        var device = key.Device.Split(':')[0]; // cuda:0 and cuda:1 draw the same images
+        return string.Create(CultureInfo.InvariantCulture,
+            $"dit:png:v1:{key.ModelFingerprint}:{device}:{key.Dtype}:{key.GuidanceMode.ToLowerInvariant()}:{r.Sampler.ToString().ToLowerInvariant()}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}");
+    }
+
+    public bool IsEnabled => _options.Enabled;
+
+    public async Task<byte[]?> GetAsync(ImageKey key, CancellationToken ct)
+    {
+        if (!Usable()) return null;
+        try
+        {
+            var png = await cache.GetAsync(KeyOf(key), ct);
+            telemetry.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", png is null ? "miss" : "hit"));
+            return png;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            telemetry.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "error"));
+            Bypass(ex);
+            return null;
+        }
+    }
+
+    public async Task SetAsync(ImageKey key, byte[] png, CancellationToken ct)
+    {
+        if (!Usable()) return;
+        try
+        {
+            await cache.SetAsync(KeyOf(key), png,
+                new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = _options.EntryLifetime }, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            Bypass(ex);
+        }
+    }
+
+    bool Usable() => _options.Enabled && Stopwatch.GetTimestamp() >= Interlocked.Read(ref _bypassUntil);
+
+    void Bypass(Exception ex)
+    {
+        var until = Stopwatch.GetTimestamp() + (long)(_options.FailureBackoff.TotalSeconds * Stopwatch.Frequency);
+        Interlocked.Exchange(ref _bypassUntil, until);
+        LogCacheFailed(ex.GetType().Name, _options.FailureBackoff.TotalSeconds);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Image cache failed ({Error}); bypassing it for {Seconds} s")]
+    partial void LogCacheFailed(string error, double seconds);
+}

@@ -1,0 +1,48 @@
+namespace DiT.Api.Engine;
+
+/// <summary>The only door to the tensors: endpoints ask for images, the engine batches and runs them.</summary>
+public interface IImageGenerator
+{
+    /// <summary>True once a model is loaded and the engine thread takes requests.</summary>
+    bool IsReady { get; }
+
+    /// <summary>The model being served; null until it is loaded.</summary>
+    ServedModel? Model { get; }
+
+    EngineStats Stats { get; }
+
+    /// <summary>Queues the request and completes with its PNG. Throws <see cref="QueueFullException"/> when the
+    /// queue is full, <see cref="EngineUnavailableException"/> before the model is loaded, and
+    /// <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires (the request leaves its batch).</summary>
+    Task<GeneratedImage> GenerateAsync(GenerationRequest request, IProgress<SamplingProgress>? progress, CancellationToken ct);
+}
+
+/// <summary>A validated request: every field resolved (class id, defaults applied, seed drawn).</summary>
+public sealed record GenerationRequest(int ClassId, double GuidanceScale, int Steps, Sampler Sampler, long Seed)
+{
+    /// <summary>Requests with the same key can run in one sampling loop.</summary>
+    public (Sampler, int) BatchKey => (Sampler, Steps);
+}
+
+/// <summary>Samplers offered by the API (wire names: ddpm, ddim, dpmpp-2m).</summary>
+public enum Sampler { Ddpm, Ddim, DpmPP2M }
+
+/// <summary>A finished image with where its time went.</summary>
+public sealed record GeneratedImage(byte[] Png, int Width, int Height, string ModelFingerprint,
+    TimeSpan QueueTime, TimeSpan GenerateTime, int BatchSize);
+
+/// <summary>Steps done so far for one request (reported from the engine thread; keep handlers cheap).</summary>
+public readonly record struct SamplingProgress(int Step, int TotalSteps);
+
+/// <summary>Counters for /admin/engine and the tests.</summary>
+public sealed record EngineStats(int QueuedRequests, int RunningRequests, long ImagesGenerated, long BatchesRun,
+    long RequestsCancelled, long RequestsRejected, int QueueCapacity, int MaxBatchSize);
+
+/// <summary>Queue is at capacity; the caller should retry later.</summary>
+public sealed class QueueFullException(int capacity) : Exception($"The generation queue is full ({capacity} waiting).")
+{
+    public int Capacity { get; } = capacity;
+}
+
+/// <summary>No model is loaded (starting up, or loading failed).</summary>
+public sealed class EngineUnavailableException(string message) : Exception(message);

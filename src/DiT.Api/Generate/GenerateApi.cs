@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Globalization;
+using DiT.Api.Caching;
+using DiT.Api.Engine;
+using DiT.Api.OpenApi;
+using DiT.Api.Options;
+using DiT.Api.Problems;
+using DiT.Api.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace DiT.Api.Generate;
+
+/// <summary>POST /generate: one class-conditional image as PNG, cached when the seed is given.</summary>
+public static class GenerateApi
+{
+    public static IEndpointRouteBuilder MapGenerateApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/generate", Generate).WithName("Generate").WithTags("Generate")
+            .WithSummary("Generate one image of a class")
+            .WithDescription("""
+                Samples one image with the served DiT and returns it as PNG. Only the class is required, by `classId` or
+                `className` (any synonym, case-insensitive; see GET /classes). Response headers: `X-Seed` (the seed used),
+                `X-Cache` (hit|miss|off: only requests with an explicit seed are cached), `X-Queue-Ms`, `X-Generate-Ms`,
+                `X-Batch-Size` (requests sampled together), `X-Model-Fingerprint`. A full queue answers 429 with Retry-After.
+                """)
+            .DocumentJsonBody<GenerateBody>()
+            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        return app;
+    }
+
+    static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> Generate(
+        HttpContext http, IImageGenerator engine, IImageCache cache, IOptions<EngineOptions> engineOptions,
+        DiTTelemetry telemetry, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var options = engineOptions.Value;
+        if (engine.Model is not { } model) return Outcome(telemetry, "unavailable", ProblemResults.NotReady());
+
+        var errors = new Dictionary<string, string[]>();
+        var body = await JsonBody.ReadAsync<GenerateBody>(http.Request, errors, ct);
+        var request = body is null ? null : GenerateValidator.Validate(body, model, options, errors);
+        if (request is null) return Outcome(telemetry, "invalid", TypedResults.ValidationProblem(errors, title: "Invalid generate request"));
+
+        var headers = http.Response.Headers;
+        headers["X-Seed"] = request.Seed.ToString(CultureInfo.InvariantCulture);
+        var key = body!.Seed is null || !cache.IsEnabled ? null : new ImageKey(model.Fingerprint, model.Device, model.Dtype, options.GuidanceMode, request);
+        if (key is not null && await cache.GetAsync(key, ct) is { } cached)
+        {
+            headers["X-Cache"] = "hit";
+            headers["X-Model-Fingerprint"] = model.Fingerprint;
+            telemetry.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            return Outcome(telemetry, "cached", TypedResults.File(cached, "image/png"));
+        }
+
+        GeneratedImage image;
+        try { image = await engine.GenerateAsync(request, progress: null, ct); }
+        catch (QueueFullException full)
+        {
+            headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            return Outcome(telemetry, "rejected", ProblemResults.QueueFull(full.Capacity));
+        }
+        catch (EngineUnavailableException) { return Outcome(telemetry, "unavailable", ProblemResults.NotReady()); }
+
+        if (key is not null) await cache.SetAsync(key with { ModelFingerprint = image.ModelFingerprint }, image.Png, ct);
+        headers["X-Cache"] = key is null ? "off" : "miss";
+        headers["X-Queue-Ms"] = Ms(image.QueueTime);
+        headers["X-Generate-Ms"] = Ms(image.GenerateTime);
+        headers["X-Batch-Size"] = image.BatchSize.ToString(CultureInfo.InvariantCulture);
+        headers["X-Model-Fingerprint"] = image.ModelFingerprint;
+        telemetry.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return Outcome(telemetry, "ok", TypedResults.File(image.Png, "image/png"));
+    }
+
+    static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("F0", CultureInfo.InvariantCulture);
+
+    static T Outcome<T>(DiTTelemetry telemetry, string outcome, T result)
+    {
+        telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+        return result;
+    }
+}

@@ -1,0 +1,29 @@
+namespace DiT.Api.Generate;
+
+/// <summary>Body of POST /generate. Only the class is required (by id or by name, not both).</summary>
+public sealed record GenerateBody
+{
+    /// <summary>Class id, 0..NumClasses-1 (see GET /classes).</summary>
+    /// <example>207</example>
+    public int? ClassId { get; init; }
+
+    /// <summary>Class name or any of its synonyms, case-insensitive (see GET /classes); instead of classId.</summary>
+    /// <example>golden retriever</example>
+    public string? ClassName { get; init; }
+
+    /// <summary>Classifier-free guidance scale; 1 turns guidance off. Default from Engine:DefaultGuidanceScale.</summary>
+    /// <example>4.0</example>
+    public double? GuidanceScale { get; init; }
+
+    /// <summary>Sampling steps (the 1000-step schedule is respaced). Default from Engine:DefaultSteps.</summary>
+    /// <example>50</example>
+    public int? Steps { get; init; }
+
+    /// <summary>ddpm, ddim or dpmpp-2m. Default from Engine:DefaultSampler.</summary>
+    /// <example>ddim</example>
+    public string? Sampler { get; init; }
+
+    /// <summary>Seed for the noise (0..2^53-1); the same seed and settings give the same image. Drawn at random when absent.</summary>
+    /// <example>42</example>
+    public long? Seed { get; init; }
+}

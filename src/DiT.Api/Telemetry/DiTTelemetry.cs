@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace DiT.Api.Telemetry;
+
+/// <summary>The service's own ActivitySource and Meter; every span and instrument name lives here.</summary>
+public sealed class DiTTelemetry
+{
+    public const string Name = "DiT.Api";
+
+    /// <summary>Spans: dit.queue_wait, dit.batch, dit.denoise, dit.decode, dit.encode_png.</summary>
+    public static readonly ActivitySource Source = new(Name);
+
+    public DiTTelemetry(IMeterFactory meters)
+    {
+        var meter = meters.Create(Name);
+        Requests = meter.CreateCounter<long>("dit.requests", description: "Generate requests by outcome (ok, cached, invalid, rejected, cancelled).");
+        Images = meter.CreateCounter<long>("dit.images.generated", description: "Images sampled by the engine.");
+        BatchSize = meter.CreateHistogram<int>("dit.batch.size", description: "Requests per sampling loop.",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64] });
+        QueueWait = meter.CreateHistogram<double>("dit.queue.wait", unit: "s", description: "Time from enqueue to batch start.");
+        Latency = meter.CreateHistogram<double>("dit.generate.duration", unit: "s", description: "End-to-end generate latency, cache hits included.");
+        CacheLookups = meter.CreateCounter<long>("dit.cache.lookups", description: "Image cache lookups by result (hit, miss, error).");
+        _meter = meter;
+    }
+
+    readonly Meter _meter;
+
+    public Counter<long> Requests { get; }
+    public Counter<long> Images { get; }
+    public Histogram<int> BatchSize { get; }
+    public Histogram<double> QueueWait { get; }
+    public Histogram<double> Latency { get; }
+    public Counter<long> CacheLookups { get; }
+
+    /// <summary>dit.queue.depth: requests waiting for the engine, observed at scrape time.</summary>
+    public void ObserveQueueDepth(Func<int> depth) =>
+        _meter.CreateObservableGauge("dit.queue.depth", depth, description: "Requests waiting for the engine.");
+}

@@ -1,0 +1,96 @@
+using System.Globalization;
+using DiT.Model;
+using DiT.Model.Checkpoints;
+using DiT.Training;
+using DiT.Training.Data;
+using static TorchSharp.torch;
+
+namespace DiT.Cli.Commands;
+
+/// <summary>`dit train`: fine-tune or train a DiT on an image folder or Fashion-MNIST, with checkpoints, resume and Ctrl+C saving.</summary>
+public sealed class TrainCommand : ICommand
+{
+    public string Summary => "train a DiT: --data DIR --preset DiT-S/2 --image-size 28 --steps N --out DIR [--resume PATH|latest] [--init PATH] [--vae PATH|none]";
+
+    public int Run(CommandLine args)
+    {
+        try { return Train(args); }
+        catch (Exception e) when (e is ArgumentException or DatasetException or InvalidDataException or FileNotFoundException or CheckpointMismatchException)
+        {
+            Console.Error.WriteLine($"dit train: {e.Message}");
+            return 2;
+        }
+    }
+
+    static int Train(CommandLine args)
+    {
+        if (args.Has("threads")) set_num_threads(args.Int("threads", 1));
+        var dataPath = args.String("data") ?? throw new ArgumentException("--data is required: an image folder (one subfolder per class) or a Fashion-MNIST folder.");
+        var outDir = args.String("out") ?? throw new ArgumentException("--out is required: the folder for checkpoints and the latent cache.");
+        var options = new TrainingOptions
+        {
+            Steps = args.Int("steps", 1000),
+            BatchSize = args.Int("batch-size", 32),
+            LearningRate = args.Double("lr", 1e-4),
+            EmaDecay = args.Double("ema", 0.9999),
+            CheckpointEvery = args.Int("checkpoint-every", 1000),
+            ImageSize = args.Int("image-size", 256),
+            Seed = args.Long("seed", 0),
+        };
+        var errors = options.Validate();
+        if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors.Values.SelectMany(v => v)));
+
+        var device = new Device(args.String("device", cuda.is_available() ? "cuda" : "cpu")!);
+        var data = ImageDatasets.Open(dataPath);
+        var resume = args.String("resume");
+        if (resume == "latest") resume = TrainingRun.LatestCheckpoint(outDir) ?? throw new ArgumentException($"--resume latest: no checkpoint in '{TrainingRun.CheckpointFolder(outDir)}'.");
+        var vae = args.String("vae", "none")!;
+        using var autoencoder = vae == "none"
+            ? new PixelSpaceAutoencoder(args.Int("channels", data is FashionMnistDataset ? 1 : 3))
+            : (IAutoencoder)AutoencoderKL.Load(vae, device);
+        var init = args.String("init");
+        var preset = args.String("preset", "DiT-S/2")!;
+        int f = autoencoder.DownsampleFactor;
+
+        DiTModel InitialModel() => init is not null
+            ? DiTCheckpoint.Load(init)
+            : new DiTModel(DiTConfig.Preset(preset, options.ImageSize / f, data.ClassNames.Count, autoencoder.LatentChannels, args.Has("learn-sigma") ? args.String("learn-sigma") != "false" : null));
+
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (stop.IsCancellationRequested) return; // a second Ctrl+C ends the process at once
+            e.Cancel = true;
+            Console.Error.WriteLine("Stopping: saving a checkpoint after this step (Ctrl+C again to quit without saving)...");
+            stop.Cancel();
+        };
+
+        int logEvery = Math.Max(1, args.Int("log-every", 10));
+        Console.WriteLine($"data: {data.Source} ({data.Count} images, {data.ClassNames.Count} classes); out: {outDir}; device: {device.type}{(resume is null ? "" : $"; resuming {resume}")}");
+        var result = TrainingRun.Run(new TrainingRunRequest
+        {
+            Data = data,
+            InitialModel = InitialModel,
+            ResumeFrom = resume,
+            Options = options,
+            OutputDirectory = outDir,
+            Autoencoder = autoencoder,
+            AutoencoderId = vae == "none" ? $"pixels{autoencoder.ImageChannels}" : Path.GetFullPath(vae),
+            Device = device,
+        }, p => Print(p, logEvery), cancel: stop.Token);
+        Console.WriteLine($"{result.Outcome.ToString().ToLowerInvariant()} at step {result.Step}; checkpoint {result.Checkpoint}");
+        return 0;
+    }
+
+    static void Print(TrainingProgress p, int logEvery)
+    {
+        if (p.Phase == "encoding")
+        {
+            if (p.Step == p.Total || p.Step % 1024 < 32) Console.WriteLine($"encoding {p.Step}/{p.Total} images");
+            return;
+        }
+        if (p.Step % logEvery != 0 && p.Step != p.Total) return;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"step {p.Step}/{p.Total}  loss {p.Loss:F4}  {p.StepsPerSecond:F2} steps/s  eta {p.Eta:hh\\:mm\\:ss}"));
+    }
+}

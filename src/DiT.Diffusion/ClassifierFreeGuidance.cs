@@ -1,0 +1,63 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiT.Diffusion;
+
+/// <summary>Which output channels classifier-free guidance mixes.</summary>
+public enum GuidanceMode
+{
+    /// <summary>Every epsilon channel (the first inChannels); the default for new work.</summary>
+    AllChannels,
+    /// <summary>DiT's forward_with_cfg: only channels [:3] (a hard-coded 3), the rest unguided from the cond rows.</summary>
+    Reference,
+}
+
+/// <summary>
+/// Classifier-free guidance as a model wrapper: eps = uncond + s (cond - uncond) per row, in one batched forward
+/// holding the cond rows and one null-class row per row whose scale is not 1. Rows with scale 1 are the plain
+/// conditional output; unguided channels (learned sigma, and channel 3+ in Reference mode) come from the cond rows.
+/// </summary>
+public static class ClassifierFreeGuidance
+{
+    /// <param name="model">The class-conditional model (x, t, y) -> output.</param>
+    /// <param name="classes">Class id per row (N) int64.</param>
+    /// <param name="scales">Guidance scale per row (N); 1 means no guidance (and no extra forward rows).</param>
+    /// <param name="nullClass">The class id the model was trained to treat as "no class" (num_classes for DiT).</param>
+    /// <param name="inChannels">Latent channels C (the epsilon half of a learned-sigma output).</param>
+    public static Denoiser Wrap(Func<Tensor, Tensor, Tensor, Tensor> model, Tensor classes, Tensor scales, long nullClass, int inChannels, GuidanceMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (classes.dim() != 1 || scales.dim() != 1 || classes.shape[0] != scales.shape[0])
+            throw new ArgumentException($"classes and scales must both be (N); got [{string.Join(", ", classes.shape)}] and [{string.Join(", ", scales.shape)}].");
+        if (inChannels < 1) throw new ArgumentOutOfRangeException(nameof(inChannels), inChannels, "inChannels must be >= 1.");
+        long guidedChannels = mode == GuidanceMode.Reference ? Math.Min(3, inChannels) : inChannels;
+        float[] hostScales;
+        using (NewDisposeScope()) hostScales = scales.to(ScalarType.Float32).cpu().data<float>().ToArray();
+        long[] guidedRows = Enumerable.Range(0, hostScales.Length).Where(i => hostScales[i] != 1f).Select(i => (long)i).ToArray();
+
+        return (x, t) =>
+        {
+            if (x.shape[0] != hostScales.Length || t.shape[0] != hostScales.Length)
+                throw new ArgumentException($"Guided model built for {hostScales.Length} rows was called with x of {x.shape[0]} and t of {t.shape[0]}.");
+            if (guidedRows.Length == 0) return model(x, t, classes);
+            using var scope = NewDisposeScope();
+            var rows = tensor(guidedRows, ScalarType.Int64, x.device);
+            var xAll = cat([x, x.index_select(0, rows)], 0);                                      // (N + G, C, H, W)
+            var tAll = cat([t, t.index_select(0, rows)], 0);                                      // (N + G)
+            var yAll = cat([classes.to(x.device), full([guidedRows.Length], nullClass, ScalarType.Int64, x.device)], 0);
+            var output = model(xAll, tAll, yAll);                                                 // (N + G, C', H, W)
+            long n = x.shape[0];
+            var cond = output.narrow(0, 0, n);                                                    // (N, C', H, W)
+            var uncondGuided = output.narrow(0, n, guidedRows.Length);                            // (G, C', H, W)
+            var uncond = cond.index_copy(0, rows, uncondGuided);                                  // cond where unguided
+            var s = GaussianDiffusion.RowTensor(hostScales, x).to(output.dtype);                  // (N, 1, 1, 1)
+            var condEps = cond.narrow(1, 0, guidedChannels);
+            var uncondEps = uncond.narrow(1, 0, guidedChannels);
+            var guided = uncondEps + s * (condEps - uncondEps);                                   // (N, g, H, W)
+            var isGuided = GaussianDiffusion.RowTensor(hostScales.Select(v => v != 1f ? 1f : 0f).ToArray(), x).to(ScalarType.Bool);
+            guided = where(isGuided, guided, condEps);
+            var rest = cond.narrow(1, guidedChannels, cond.shape[1] - guidedChannels);
+            return cat([guided, rest], 1).MoveToOuterDisposeScope();                             // (N, C', H, W)
+        };
+    }
+}

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Globalization;
+using DiT.Model;
+using DiT.Training.Checkpoints;
+using DiT.Training.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiT.Training;
+
+/// <summary>What one training run needs; shared by `dit train` and the service's jobs.</summary>
+public sealed record TrainingRunRequest
+{
+    public required IImageDataset Data { get; init; }
+    /// <summary>Builds the starting model (scratch, checkpoint or served weights) on the CPU; not called when resuming.</summary>
+    public required Func<DiTModel> InitialModel { get; init; }
+    /// <summary>A training checkpoint to continue from (weights, EMA, optimizer state, step, seed).</summary>
+    public string? ResumeFrom { get; init; }
+    public required TrainingOptions Options { get; init; }
+    /// <summary>Checkpoints go to &lt;OutputDirectory&gt;/checkpoints, the latent cache beside them.</summary>
+    public required string OutputDirectory { get; init; }
+    public required IAutoencoder Autoencoder { get; init; }
+    /// <summary>Names the autoencoder for the latent-cache key ("pixels", or the VAE's path).</summary>
+    public required string AutoencoderId { get; init; }
+    public Device Device { get; init; } = CPU;
+}
+
+/// <summary>A progress report: phase "encoding" (Step = images encoded of Total) or "training" (optimizer steps).</summary>
+public sealed record TrainingProgress(string Phase, long Step, long Total, double? Loss, double? StepsPerSecond, TimeSpan? Eta, string? LatestCheckpoint);
+
+public enum TrainingOutcome { Completed, Cancelled }
+
+public sealed record TrainingResult(TrainingOutcome Outcome, long Step, string? Checkpoint, double? LastLoss);
+
+/// <summary>The training loop around <see cref="Trainer"/>: latent cache, periodic checkpoints, progress, cancellation with a final checkpoint.</summary>
+public static class TrainingRun
+{
+    /// <summary>Numbered checkpoints kept on disk; older ones are deleted (a DiT-S/2 checkpoint with EMA and AdamW state is ~400 MB).</summary>
+    public const int KeepCheckpoints = 3;
+
+    public static string CheckpointFolder(string outputDirectory) => Path.Combine(outputDirectory, "checkpoints");
+
+    /// <summary>The newest numbered checkpoint in an output folder, or null.</summary>
+    public static string? LatestCheckpoint(string outputDirectory)
+    {
+        var folder = CheckpointFolder(outputDirectory);
+        return Directory.Exists(folder)
+            ? Directory.GetFiles(folder, "*.safetensors").Where(f => long.TryParse(Path.GetFileNameWithoutExtension(f), out _))
+                .OrderBy(f => long.Parse(Path.GetFileNameWithoutExtension(f), CultureInfo.InvariantCulture)).LastOrDefault()
+            : null;
+    }
+
+    /// <summary>Why a model cannot be trained on this data through this autoencoder, keyed by request field; empty if it can.</summary>
+    public static Dictionary<string, string[]> CheckFits(DiTConfig config, IImageDataset data, IAutoencoder autoencoder, int imageSize)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (data.ClassNames.Count != config.NumClasses)
+            errors["dataset"] = [$"The data set has {data.ClassNames.Count} classes but the model has {config.NumClasses}; they must match."];
+        int f = autoencoder.DownsampleFactor;
+        if (imageSize != config.InputSize * f)
+            errors["imageSize"] = [$"imageSize must be {config.InputSize * f} for this model (input {config.InputSize} x autoencoder downsampling {f}); got {imageSize}."];
+        if (autoencoder.LatentChannels != config.InChannels)
+            errors["model"] = [$"The model takes {config.InChannels} input channels but the autoencoder makes {autoencoder.LatentChannels}."];
+        return errors;
+    }
+
+    public static TrainingResult Run(TrainingRunRequest request, Action<TrainingProgress>? report = null,
+        Action<CancellationToken>? waitForTurn = null, CancellationToken cancel = default)
+    {
+        using var checkpoint = request.ResumeFrom is null ? null : TrainingCheckpointFile.Read(request.ResumeFrom);
+        // A resume keeps the recipe it was started with (seed, batch, lr, EMA); steps and checkpoint interval are the new request's.
+        var options = checkpoint?.Options is { } saved
+            ? saved with { Steps = request.Options.Steps, CheckpointEvery = request.Options.CheckpointEvery }
+            : request.Options;
+        // From-scratch initialisation draws from the global generator: seed it so a run is reproducible from its seed.
+        if (checkpoint is null) random.manual_seed(options.Seed);
+        var model = checkpoint is null ? request.InitialModel() : new DiTModel(checkpoint.Config);
+        try
+        {
+            var misfit = CheckFits(model.Config, request.Data, request.Autoencoder, options.ImageSize);
+            if (misfit.Count > 0) throw new ArgumentException(string.Join(" ", misfit.Values.SelectMany(v => v)));
+            model.to(request.Device);
+        }
+        catch { model.Dispose(); throw; }
+
+        var cachePath = LatentCache.PathFor(request.OutputDirectory, request.Data, options.ImageSize, request.AutoencoderId, options.Seed);
+        LatentCache data;
+        try
+        {
+            data = LatentCache.LoadOrBuild(request.Data, request.Autoencoder, options.ImageSize, options.Seed, cachePath, request.Device, cancel,
+                (done, total) => report?.Invoke(new TrainingProgress("encoding", done, total, null, null, null, null)));
+        }
+        catch { model.Dispose(); throw; }
+
+        using (data)
+        using (var trainer = new Trainer(model, data, options, request.Data.ClassNames))
+        {
+            if (checkpoint is not null) trainer.Restore(checkpoint);
+            return Loop(trainer, request.OutputDirectory, report, waitForTurn, cancel);
+        }
+    }
+
+    static TrainingResult Loop(Trainer trainer, string outputDirectory, Action<TrainingProgress>? report,
+        Action<CancellationToken>? waitForTurn, CancellationToken cancel)
+    {
+        var options = trainer.Options;
+        string? latest = null;
+        double? loss = null, rate = null;
+        var clock = Stopwatch.StartNew();
+        string Save()
+        {
+            var path = Path.Combine(CheckpointFolder(outputDirectory), $"{trainer.Step:D7}.safetensors");
+            trainer.Save(path);
+            Prune(outputDirectory);
+            return latest = path;
+        }
+
+        while (trainer.Step < options.Steps)
+        {
+            if (cancel.IsCancellationRequested) return new TrainingResult(TrainingOutcome.Cancelled, trainer.Step, Save(), loss);
+            try { waitForTurn?.Invoke(cancel); }
+            catch (OperationCanceledException) { continue; }
+
+            var started = clock.Elapsed;
+            loss = trainer.TrainStep();
+            double seconds = Math.Max((clock.Elapsed - started).TotalSeconds, 1e-9);
+            rate = rate is null ? 1 / seconds : 0.9 * rate + 0.1 / seconds; // smoothed steps/s
+            if (trainer.Step % options.CheckpointEvery == 0 || trainer.Step == options.Steps) Save();
+            var eta = TimeSpan.FromSeconds((options.Steps - trainer.Step) / rate.Value);
+            report?.Invoke(new TrainingProgress("training", trainer.Step, options.Steps, loss, rate, eta, latest));
+        }
+        return new TrainingResult(TrainingOutcome.Completed, trainer.Step, latest ?? Save(), loss);
+    }
+
+    static void Prune(string outputDirectory)
+    {
+        var folder = CheckpointFolder(outputDirectory);
+        var numbered = Directory.GetFiles(folder, "*.safetensors")
+            .Where(f => long.TryParse(Path.GetFileNameWithoutExtension(f), out _))
+            .OrderByDescending(f => long.Parse(Path.GetFileNameWithoutExtension(f), CultureInfo.InvariantCulture));
+        foreach (var old in numbered.Skip(KeepCheckpoints)) File.Delete(old);
+    }
+}

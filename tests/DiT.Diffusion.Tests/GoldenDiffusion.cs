@@ -1,0 +1,49 @@
+using System.Text.Json.Nodes;
+using DiT.Diffusion;
+using DiT.Testing;
+using static TorchSharp.torch;
+
+namespace DiT.Diffusion.Tests;
+
+/// <summary>Builds what a golden case's config describes and compares its outputs.</summary>
+static class GoldenDiffusion
+{
+    public static DiffusionOptions Options(JsonObject config) => new(
+        Steps: config["diffusion_steps"]?.GetValue<int>() ?? 1000,
+        Schedule: config["noise_schedule"]?.GetValue<string>() ?? "linear",
+        Respacing: config["timestep_respacing"]?.GetValue<string>() ?? "",
+        LearnSigma: config["learn_sigma"]?.GetValue<bool>() ?? true,
+        SigmaSmall: config["sigma_small"]?.GetValue<bool>() ?? false,
+        PredictXStart: config["predict_xstart"]?.GetValue<bool>() ?? false);
+
+    public static GaussianDiffusion Diffusion(GoldenCase c) => GaussianDiffusion.Create(Options(c.Config));
+
+    /// <summary>Checks an output against the case's tolerance; "exact" outputs must match element for element.</summary>
+    public static void Check(GoldenCase c, string output, Tensor actual)
+    {
+        if (c.Output(output)["tolerance"] is JsonValue)
+        {
+            var expected = c.Expected(output);
+            Assert.Equal(expected.shape, actual.shape);
+            Assert.True(actual.to(expected.dtype).eq(expected).all().item<bool>(), $"{c.Name}.{output} differs from the exact expected values.");
+            return;
+        }
+        c.ToleranceOf(output).AssertClose(actual, c.Expected(output), $"{c.Name}.{output}");
+    }
+
+    /// <summary>Case names of a kind, split by whether the case runs a DiT model (has "weights").</summary>
+    public static TheoryData<string> CaseNames(string kind, bool withModel)
+    {
+        var data = new TheoryData<string>();
+        foreach (string name in Golden.CaseNames(kind))
+        {
+            bool isCase = !name.StartsWith('<');
+            if (!isCase || Golden.Default.Case(name).Node.ContainsKey("weights") == withModel) data.Add(name);
+        }
+        if (data.Count == 0) data.Add($"<no {kind} case {(withModel ? "with" : "without")} a model>");
+        return data;
+    }
+
+    public static Tensor Doubles(double[] values) => tensor(values, ScalarType.Float64);
+    public static Tensor Longs(long[] values) => tensor(values, ScalarType.Int64);
+}
