@@ -4,7 +4,7 @@ namespace DiT.Diffusion;
 /// DPM-Solver++(2M) per-row coefficients on a discrete alpha-bar schedule, with lambda = log(alpha / sigma),
 /// alpha = sqrt(abar), sigma = sqrt(1 - abar). A step from index i to i - 1 is
 /// x' = (sigma'/sigma) x + alpha' (1 - e^-h) D, with D = (1 + 1/2r) x0_i - (1/2r) x0_{i+1}, h = lambda' - lambda,
-/// r = h_prev / h; D = x0_i for the first step; the last step (i == 0) returns x0_0.
+/// r = h_prev / h; D = x0_i for the first step and the step into index 0; the last step (i == 0) returns x0_0.
 /// </summary>
 public static class DpmSolver
 {
@@ -18,7 +18,9 @@ public static class DpmSolver
         double h = Lambda(abarNext) - Lambda(abar);
         double x = Math.Sqrt(1 - abarNext) / Math.Sqrt(1 - abar);
         double data = Math.Sqrt(abarNext) * (1 - Math.Exp(-h));
-        if (!hasPrevious || i + 1 >= alphasCumprod.Length) return new(x, data, 1, 0);
+        // First order on the first step (no history) and into index 0, where lambda jumps so far that the
+        // multistep extrapolation overshoots (diffusers' lower_order_final; measured on Gaussian data in the tests).
+        if (!hasPrevious || i + 1 >= alphasCumprod.Length || i == 1) return new(x, data, 1, 0);
         double r = (Lambda(abar) - Lambda(alphasCumprod[i + 1])) / h;
         return new(x, data, 1 + 1 / (2 * r), -1 / (2 * r));
     }

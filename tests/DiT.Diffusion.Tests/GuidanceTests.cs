@@ -1,0 +1,91 @@
+using static TorchSharp.torch;
+
+namespace DiT.Diffusion.Tests;
+
+/// <summary>Guidance wrapper logic on a small hand-written class-conditional model (4 latent channels, learned sigma).</summary>
+public class GuidanceTests
+{
+    const long NullClass = 10;
+
+    /// <summary>Row-independent (x, t, y) -> 8 channels whose value depends on the class; records the batches it saw.</summary>
+    sealed class RecordingModel
+    {
+        public List<long[]> LabelsSeen { get; } = [];
+
+        public Tensor Forward(Tensor x, Tensor t, Tensor y)
+        {
+            LabelsSeen.Add(y.data<long>().ToArray());
+            var classTerm = (y.to(ScalarType.Float32) * 0.1 + 1).view(-1, 1, 1, 1);  // (N, 1, 1, 1)
+            var timeTerm = (t.to(ScalarType.Float32) / 1000).view(-1, 1, 1, 1);
+            return cat([x * classTerm + timeTerm, (x * classTerm).tanh()], 1);      // (N, 8, H, W)
+        }
+    }
+
+    static (Tensor X, Tensor T) Batch(int n)
+    {
+        var g = new Generator(7);
+        return (randn([n, 4, 2, 2], generator: g), tensor(Enumerable.Range(0, n).Select(i => (long)(100 * i)).ToArray()));
+    }
+
+    [Fact]
+    public void RowsWithScaleOneGetNoUnconditionalRow()
+    {
+        using var scope = NewDisposeScope();
+        var model = new RecordingModel();
+        var (x, t) = Batch(3);
+        var guided = ClassifierFreeGuidance.Wrap(model.Forward, tensor(new long[] { 1, 2, 3 }), tensor(new[] { 1f, 4f, 1f }), NullClass, 4, GuidanceMode.AllChannels);
+        guided(x, t);
+        Assert.Equal([new long[] { 1, 2, 3, NullClass }], model.LabelsSeen);
+    }
+
+    [Fact]
+    public void AllScalesOneIsASingleConditionalPass()
+    {
+        using var scope = NewDisposeScope();
+        var model = new RecordingModel();
+        var (x, t) = Batch(2);
+        var classes = tensor(new long[] { 4, 5 });
+        var output = ClassifierFreeGuidance.Wrap(model.Forward, classes, ones(2), NullClass, 4, GuidanceMode.AllChannels)(x, t);
+        Assert.Equal([new long[] { 4, 5 }], model.LabelsSeen);
+        Assert.True(output.equal(model.Forward(x, t, classes)).all().item<bool>());
+    }
+
+    [Theory]
+    [InlineData(GuidanceMode.AllChannels, 4)]
+    [InlineData(GuidanceMode.Reference, 3)]
+    public void GuidanceMixesOnlyItsChannelsAndKeepsTheRestFromTheCondRows(GuidanceMode mode, int guidedChannels)
+    {
+        using var scope = NewDisposeScope();
+        var model = new RecordingModel();
+        var (x, t) = Batch(3);
+        var classes = tensor(new long[] { 1, 2, 3 });
+        var scales = tensor(new[] { 1f, 4f, 2.5f });
+        var output = ClassifierFreeGuidance.Wrap(model.Forward, classes, scales, NullClass, 4, mode)(x, t);
+        var cond = model.Forward(x, t, classes);
+        var uncond = model.Forward(x, t, full([3], NullClass));
+        var expected = uncond + scales.view(-1, 1, 1, 1) * (cond - uncond);
+        expected = cat([expected.narrow(1, 0, guidedChannels), cond.narrow(1, guidedChannels, 8 - guidedChannels)], 1);
+        expected[0] = cond[0]; // scale 1: the plain conditional output
+        Assert.True(output.allclose(expected, rtol: 1e-6, atol: 1e-6));
+        Assert.False(output.narrow(1, guidedChannels - 1, 1).allclose(cond.narrow(1, guidedChannels - 1, 1)), "the last guided channel must differ from cond");
+    }
+
+    [Fact]
+    public void ARowsGuidedOutputDoesNotDependOnItsBatchMates()
+    {
+        using var scope = NewDisposeScope();
+        var model = new RecordingModel();
+        var (x, t) = Batch(3);
+        var batch = ClassifierFreeGuidance.Wrap(model.Forward, tensor(new long[] { 1, 2, 3 }), tensor(new[] { 3f, 1f, 6f }), NullClass, 4, GuidanceMode.AllChannels)(x, t);
+        var alone = ClassifierFreeGuidance.Wrap(model.Forward, tensor(new long[] { 3 }), tensor(new[] { 6f }), NullClass, 4, GuidanceMode.AllChannels)(x.narrow(0, 2, 1), t.narrow(0, 2, 1));
+        Assert.True(batch.narrow(0, 2, 1).allclose(alone, rtol: 1e-6, atol: 1e-6));
+    }
+
+    [Fact]
+    public void MismatchedClassesAndScalesAreRejected()
+    {
+        using var scope = NewDisposeScope();
+        var e = Assert.Throws<ArgumentException>(() => ClassifierFreeGuidance.Wrap(new RecordingModel().Forward, tensor(new long[] { 1, 2 }), ones(3), NullClass, 4, GuidanceMode.AllChannels));
+        Assert.Contains("(N)", e.Message);
+    }
+}
