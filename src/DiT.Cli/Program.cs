@@ -6,6 +6,9 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
 {
     ["bench-model"] = new BenchModelCommand(),
     ["train"] = new DiT.Cli.Commands.TrainCommand(),
+    ["train-classifier"] = new TrainClassifierCommand(),
+    ["eval"] = new EvalCommand(),
+    ["export-model"] = new ExportModelCommand(),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
