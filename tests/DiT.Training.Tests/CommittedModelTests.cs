@@ -27,8 +27,8 @@ public class CommittedModelTests
         using var scope = NewDisposeScope();
         using var classifier = ImageClassifier.Load(ModelFile("classifier.safetensors"));
         var (images, labels) = FashionMnistDataset.OpenTest(DataFolder()).ToTensors();
-        double accuracy = ClassifierTraining.Accuracy(classifier, images.narrow(0, 0, 2000), labels.narrow(0, 0, 2000));
-        Assert.True(accuracy >= 0.90, $"test accuracy {accuracy:P1} on the first 2000 test images");
+        double accuracy = ClassifierTraining.Accuracy(classifier, images, labels);
+        Assert.True(accuracy >= 0.90, $"test accuracy {accuracy:P2} on the 10,000 test images");
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using System.Globalization;
-using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Training.Data;
 using DiT.Training.Evaluation;
@@ -49,8 +48,8 @@ public sealed class EvalCommand : ICommand
             {
                 $"model `{Path.GetFileName(modelPath)}` ({model.Config.ToJson()}), {perClass} images per class, seed {seed}",
                 "",
-                "| sampler | steps | guidance | accuracy | Frechet distance | floor (real train vs test) | distance / floor | s/image |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|",
+                "| sampler | steps | guidance | clip x0 | accuracy | Frechet distance | floor (real train vs test) | distance / floor | s/image |",
+                "|---|---:|---:|---|---:|---:|---:|---:|---:|",
             };
             foreach (var line in lines) Console.WriteLine(line);
             for (int i = 0; i < settings.Length; i++)
@@ -76,7 +75,6 @@ public sealed class EvalCommand : ICommand
     }
 
     static string Row(EvalResult r) => string.Create(CultureInfo.InvariantCulture,
-        $"| {SamplerName(r.Setting)} | {r.Setting.Steps} | {r.Setting.Guidance:0.##} | {r.Accuracy:P1} | {r.Distance:F2} | {r.Floor:F2} | {r.Distance / r.Floor:F2} | {r.SecondsPerImage:F3} |");
+        $"| {r.Setting.SamplerName} | {r.Setting.Steps} | {r.Setting.Guidance:0.##} | {(r.Setting.Clip ? "yes" : "no")} | {r.Accuracy:P1} | {r.Distance:F2} | {r.Floor:F2} | {r.Distance / r.Floor:F2} | {r.SecondsPerImage:F3} |");
 
-    static string SamplerName(EvalSetting s) => s.ToString().Split('-')[0] switch { "DPM" => "DPM-Solver++(2M)", var name => name };
 }

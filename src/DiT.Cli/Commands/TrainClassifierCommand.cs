@@ -8,7 +8,7 @@ namespace DiT.Cli.Commands;
 /// <summary>`dit train-classifier`: trains the Fashion-MNIST CNN that `dit eval` judges samples with, and reports its test accuracy.</summary>
 public sealed class TrainClassifierCommand : ICommand
 {
-    public string Summary => "train the judge CNN: --data FASHION-MNIST-DIR --out classifier.safetensors [--epochs 3] [--seed 0] [--threads N]";
+    public string Summary => "train the judge CNN: --data FASHION-MNIST-DIR --out classifier.safetensors [--epochs 5] [--seed 0] [--threads N]";
 
     public int Run(CommandLine args)
     {
@@ -17,7 +17,7 @@ public sealed class TrainClassifierCommand : ICommand
             if (args.Has("threads")) set_num_threads(args.Int("threads", 1));
             var folder = args.String("data") ?? throw new ArgumentException("--data is required: the Fashion-MNIST folder (train-* and t10k-* IDX files).");
             var outPath = args.String("out") ?? throw new ArgumentException("--out is required: the classifier weights file (.safetensors).");
-            int epochs = args.Int("epochs", 3);
+            int epochs = args.Int("epochs", 5);
             if (epochs < 1) throw new ArgumentException($"--epochs must be >= 1; got {epochs}.");
             var train = FashionMnistDataset.Open(folder);
             var test = FashionMnistDataset.OpenTest(folder);

@@ -6,28 +6,28 @@ using static TorchSharp.torch;
 
 namespace DiT.Training.Evaluation;
 
-/// <summary>One sampling setting to judge: sampler, steps and classifier-free guidance scale.</summary>
-public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance)
+/// <summary>One sampling setting to judge: sampler, steps, classifier-free guidance scale, and whether x0 predictions are clipped to [-1, 1].</summary>
+public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance, bool Clip = false)
 {
     static readonly Dictionary<string, SamplerKind> Names = new(StringComparer.OrdinalIgnoreCase)
     {
         ["ddpm"] = SamplerKind.Ddpm, ["ddim"] = SamplerKind.Ddim, ["dpm"] = SamplerKind.DpmSolverPP2M, ["dpm++2m"] = SamplerKind.DpmSolverPP2M,
     };
 
-    /// <summary>Parses "sampler:steps:guidance", e.g. "dpm:20:1.5" (samplers ddpm, ddim, dpm).</summary>
+    /// <summary>Parses "sampler:steps:guidance[:clip]", e.g. "dpm:20:1.5" (samplers ddpm, ddim, dpm).</summary>
     public static EvalSetting Parse(string text)
     {
         var parts = text.Split(':');
-        if (parts.Length != 3 || !Names.TryGetValue(parts[0], out var kind)
+        if (parts.Length is not (3 or 4) || (parts.Length == 4 && parts[3] != "clip") || !Names.TryGetValue(parts[0], out var kind)
             || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var steps) || steps < 1
             || !double.TryParse(parts[2], CultureInfo.InvariantCulture, out var guidance) || guidance < 0)
-            throw new ArgumentException($"'{text}' is not a setting: write sampler:steps:guidance with sampler ddpm, ddim or dpm, steps >= 1 and guidance >= 0 (e.g. dpm:20:1.5).");
-        return new EvalSetting(kind, steps, guidance);
+            throw new ArgumentException($"'{text}' is not a setting: write sampler:steps:guidance[:clip] with sampler ddpm, ddim or dpm, steps >= 1 and guidance >= 0 (e.g. dpm:20:1.5 or dpm:20:1.5:clip).");
+        return new EvalSetting(kind, steps, guidance, parts.Length == 4);
     }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Label(Sampler)}-{Steps} cfg {Guidance:0.##}");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{SamplerName}-{Steps} cfg {Guidance:0.##}{(Clip ? " clip" : "")}");
 
-    static string Label(SamplerKind kind) => kind switch { SamplerKind.Ddpm => "DDPM", SamplerKind.Ddim => "DDIM", _ => "DPM-Solver++(2M)" };
+    public string SamplerName => Sampler switch { SamplerKind.Ddpm => "DDPM", SamplerKind.Ddim => "DDIM", _ => "DPM-Solver++(2M)" };
 }
 
 /// <summary>The measurements of one setting, and the images it drew (class-major: class c is rows [c n, (c + 1) n)).</summary>
@@ -121,7 +121,7 @@ public sealed class SampleQuality : IDisposable
             var classes = tensor(rows.Select(r => (long)r.Class).ToArray(), ScalarType.Int64, device);
             var scales = full([rows.Length], (float)setting.Guidance, ScalarType.Float32, device);
             var guided = ClassifierFreeGuidance.Wrap(model.forward, classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels);
-            var samples = Sampling.Sample(guided, noise, new SamplerSettings(setting.Sampler, setting.Steps), generators, cancel,
+            var samples = Sampling.Sample(guided, noise, new SamplerSettings(setting.Sampler, setting.Steps, ClipDenoised: setting.Clip), generators, cancel,
                 diffusion: new DiffusionOptions(LearnSigma: config.LearnSigma));
             return samples.clamp(-1, 1).cpu().MoveToOuterDisposeScope();
         }
