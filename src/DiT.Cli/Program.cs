@@ -7,9 +7,12 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
     ["bench"] = new BenchCommand(),
     ["bench-model"] = new BenchModelCommand(),
     ["bench-serving"] = new BenchServingCommand(),
+    ["eval"] = new EvalCommand(),
+    ["export-model"] = new ExportModelCommand(),
     ["load"] = new LoadCommand(),
     ["soak"] = new SoakCommand(),
     ["train"] = new TrainCommand(),
+    ["train-classifier"] = new TrainClassifierCommand(),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))

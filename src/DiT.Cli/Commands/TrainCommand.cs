@@ -10,7 +10,7 @@ namespace DiT.Cli.Commands;
 /// <summary>`dit train`: fine-tune or train a DiT on an image folder or Fashion-MNIST, with checkpoints, resume and Ctrl+C saving.</summary>
 public sealed class TrainCommand : ICommand
 {
-    public string Summary => "train a DiT: --data DIR --preset DiT-S/2 --image-size 28 --steps N --out DIR [--resume PATH|latest] [--init PATH] [--vae PATH|none]";
+    public string Summary => "train a DiT: --data DIR --preset DiT-S/2 --image-size 28 --steps N --out DIR [--resume PATH|latest] [--init PATH] [--vae PATH|none] [--patch P --depth D --hidden W --heads H]";
 
     public int Run(CommandLine args)
     {
@@ -54,7 +54,7 @@ public sealed class TrainCommand : ICommand
 
         DiTModel InitialModel() => init is not null
             ? DiTCheckpoint.Load(init)
-            : new DiTModel(DiTConfig.Preset(preset, options.ImageSize / f, data.ClassNames.Count, autoencoder.LatentChannels, args.Has("learn-sigma") ? args.String("learn-sigma") != "false" : null));
+            : new DiTModel(ShapeOverrides(DiTConfig.Preset(preset, options.ImageSize / f, data.ClassNames.Count, autoencoder.LatentChannels, args.Has("learn-sigma") ? args.String("learn-sigma") != "false" : null), args));
 
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
@@ -80,6 +80,19 @@ public sealed class TrainCommand : ICommand
         }, p => Print(p, logEvery), cancel: stop.Token);
         Console.WriteLine($"{result.Outcome.ToString().ToLowerInvariant()} at step {result.Step}; checkpoint {result.Checkpoint}");
         return 0;
+    }
+
+    /// <summary>A custom-sized model for small data (e.g. Fashion-MNIST on a CPU): --patch, --depth, --hidden, --heads override the preset.</summary>
+    static DiTConfig ShapeOverrides(DiTConfig preset, CommandLine args)
+    {
+        int hidden = args.Int("hidden", preset.HiddenSize);
+        return (preset with
+        {
+            PatchSize = args.Int("patch", preset.PatchSize),
+            Depth = args.Int("depth", preset.Depth),
+            HiddenSize = hidden,
+            NumHeads = args.Int("heads", hidden == preset.HiddenSize ? preset.NumHeads : DiTConfig.DefaultHeads(hidden)),
+        }).Validated();
     }
 
     static void Print(TrainingProgress p, int logEvery)

@@ -2,11 +2,13 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace DiT.Training.Data;
 
 /// <summary>
-/// The Fashion-MNIST training split as IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, optionally .gz),
+/// The Fashion-MNIST training split (or, with <see cref="OpenTest"/>, the test split t10k-*) as IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, optionally .gz),
 /// e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist. 28x28 grey images, 10 classes.
 /// </summary>
 public sealed class FashionMnistDataset : IImageDataset
@@ -15,6 +17,7 @@ public sealed class FashionMnistDataset : IImageDataset
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
     const string ImagesFile = "train-images-idx3-ubyte", LabelsFile = "train-labels-idx1-ubyte";
+    const string TestImagesFile = "t10k-images-idx3-ubyte", TestLabelsFile = "t10k-labels-idx1-ubyte";
 
     readonly byte[] _pixels, _labels;
     readonly int _rows, _cols;
@@ -30,10 +33,15 @@ public sealed class FashionMnistDataset : IImageDataset
 
     public static bool IsPresent(string folder) => Find(folder, ImagesFile) is not null;
 
-    public static FashionMnistDataset Open(string folder)
+    public static FashionMnistDataset Open(string folder) => Open(folder, ImagesFile, LabelsFile);
+
+    /// <summary>The 10,000-image test split (t10k-*), for evaluation.</summary>
+    public static FashionMnistDataset OpenTest(string folder) => Open(folder, TestImagesFile, TestLabelsFile);
+
+    static FashionMnistDataset Open(string folder, string imagesFile, string labelsFile)
     {
-        var imagesPath = Find(folder, ImagesFile) ?? throw new DatasetException($"'{folder}' has no {ImagesFile}(.gz).");
-        var labelsPath = Find(folder, LabelsFile) ?? throw new DatasetException($"'{folder}' has {ImagesFile} but no {LabelsFile}(.gz).");
+        var imagesPath = Find(folder, imagesFile) ?? throw new DatasetException($"'{folder}' has no {imagesFile}(.gz).");
+        var labelsPath = Find(folder, labelsFile) ?? throw new DatasetException($"'{folder}' has {imagesFile} but no {labelsFile}(.gz).");
         var images = ReadIdx(imagesPath, magic: 0x00000803, dims: 3);
         var labels = ReadIdx(labelsPath, magic: 0x00000801, dims: 1);
         if (images.Shape[0] != labels.Shape[0])
@@ -43,6 +51,15 @@ public sealed class FashionMnistDataset : IImageDataset
         if (bad >= 0) throw new DatasetException($"'{labelsPath}': label {labels.Data[bad]} at index {bad} is not a Fashion-MNIST class (0-9).");
         var fingerprint = $"fmnist-{images.Shape[0]}-{new FileInfo(imagesPath).Length}-{new FileInfo(imagesPath).LastWriteTimeUtc.Ticks}";
         return new FashionMnistDataset(folder, images.Data, labels.Data, images.Shape[1], images.Shape[2], fingerprint);
+    }
+
+    /// <summary>Every image as one (N, 1, H, W) float32 tensor in [-1, 1] (the training transform) and the labels (N) int64, on the CPU.</summary>
+    public (Tensor Images, Tensor Labels) ToTensors()
+    {
+        using var scope = NewDisposeScope();
+        var images = tensor(_pixels, [Count, 1, _rows, _cols], ScalarType.Byte).to(ScalarType.Float32).div(127.5).sub(1.0);
+        var labels = tensor(_labels, [Count], ScalarType.Byte).to(ScalarType.Int64);
+        return (images.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
     }
 
     public Image Read(int index)

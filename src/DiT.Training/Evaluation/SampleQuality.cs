@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Globalization;
+using DiT.Diffusion;
+using DiT.Model;
+using static TorchSharp.torch;
+
+namespace DiT.Training.Evaluation;
+
+/// <summary>One sampling setting to judge: sampler, steps, classifier-free guidance scale, and whether x0 predictions are clipped to [-1, 1].</summary>
+public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance, bool Clip = false)
+{
+    static readonly Dictionary<string, SamplerKind> Names = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["ddpm"] = SamplerKind.Ddpm, ["ddim"] = SamplerKind.Ddim, ["dpm"] = SamplerKind.DpmSolverPP2M, ["dpm++2m"] = SamplerKind.DpmSolverPP2M,
+    };
+
+    /// <summary>Parses "sampler:steps:guidance[:clip]", e.g. "dpm:20:1.5" (samplers ddpm, ddim, dpm).</summary>
+    public static EvalSetting Parse(string text)
+    {
+        var parts = text.Split(':');
+        if (parts.Length is not (3 or 4) || (parts.Length == 4 && parts[3] != "clip") || !Names.TryGetValue(parts[0], out var kind)
+            || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var steps) || steps < 1
+            || !double.TryParse(parts[2], CultureInfo.InvariantCulture, out var guidance) || guidance < 0)
+            throw new ArgumentException($"'{text}' is not a setting: write sampler:steps:guidance[:clip] with sampler ddpm, ddim or dpm, steps >= 1 and guidance >= 0 (e.g. dpm:20:1.5 or dpm:20:1.5:clip).");
+        return new EvalSetting(kind, steps, guidance, parts.Length == 4);
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{SamplerName}-{Steps} cfg {Guidance:0.##}{(Clip ? " clip" : "")}");
+
+    public string SamplerName => Sampler switch { SamplerKind.Ddpm => "DDPM", SamplerKind.Ddim => "DDIM", _ => "DPM-Solver++(2M)" };
+}
+
+/// <summary>The measurements of one setting, and the images it drew (class-major: class c is rows [c n, (c + 1) n)).</summary>
+public sealed record EvalResult(EvalSetting Setting, int PerClass, double Accuracy, double Distance, double Floor, double SecondsPerImage, Tensor Images) : IDisposable
+{
+    public void Dispose() => Images.Dispose();
+}
+
+/// <summary>
+/// Judges a class-conditional DiT on a labelled data set with a classifier: draws N images per class (row i seeded with
+/// seed + i, guidance per row), then reports the share classified as the class asked for, the Frechet distance of the
+/// classifier's features to the test set's, and that distance for as many real training images (the floor).
+/// </summary>
+public sealed class SampleQuality : IDisposable
+{
+    readonly ImageClassifier _classifier;
+    readonly Tensor _testMean, _testCovariance, _trainImages, _trainLabels;
+
+    /// <param name="classifier">The judge; not owned.</param>
+    /// <param name="train">Real training images (N, 1, 28, 28) in [-1, 1] and labels, for the floor.</param>
+    /// <param name="test">The test images the distances are measured to.</param>
+    public SampleQuality(ImageClassifier classifier, (Tensor Images, Tensor Labels) train, Tensor testImages)
+    {
+        _classifier = classifier;
+        (_trainImages, _trainLabels) = (train.Images, train.Labels);
+        using var scope = NewDisposeScope();
+        var (features, _) = classifier.Classify(testImages);
+        var (mean, covariance) = FrechetDistance.MeanAndCovariance(features);
+        (_testMean, _testCovariance) = (mean.MoveToOuterDisposeScope(), covariance.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The distance of perClass real training images per class (picked with the seed) to the test set.</summary>
+    public double Floor(int perClass, long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(unchecked((ulong)seed));
+        var rows = new List<Tensor>();
+        for (int c = 0; c < _classifier.NumClasses; c++)
+        {
+            var ofClass = _trainLabels.eq(c).nonzero().squeeze(1);                                    // (M)
+            rows.Add(ofClass.index_select(0, randperm(ofClass.shape[0], generator: generator).narrow(0, 0, perClass)));
+        }
+        return DistanceToTest(_trainImages.index_select(0, cat(rows, 0)));
+    }
+
+    double DistanceToTest(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        var (features, _) = _classifier.Classify(images);
+        var (mean, covariance) = FrechetDistance.MeanAndCovariance(features);
+        return FrechetDistance.Between(mean, covariance, _testMean, _testCovariance);
+    }
+
+    /// <summary>Draws perClass images of every class with the setting and measures them; the result owns the images.</summary>
+    public EvalResult Evaluate(DiTModel model, EvalSetting setting, int perClass, long seed = 0, int batchSize = 100,
+        Action<int, int>? progress = null, CancellationToken cancel = default)
+    {
+        int classes = _classifier.NumClasses, total = classes * perClass;
+        if (model.Config.NumClasses != classes)
+            throw new ArgumentException($"The model has {model.Config.NumClasses} classes but the classifier {classes}.");
+        var clock = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        var batches = new List<Tensor>();
+        for (int start = 0; start < total; start += batchSize)
+        {
+            int n = Math.Min(batchSize, total - start);
+            batches.Add(Draw(model, setting, Enumerable.Range(start, n).Select(i => (i / perClass, seed + i)).ToArray(), cancel));
+            progress?.Invoke(start + n, total);
+        }
+        var images = cat(batches, 0);                                                                  // (total, 1, 28, 28)
+        double seconds = clock.Elapsed.TotalSeconds / total;
+
+        var labels = arange(classes, ScalarType.Int64).repeat_interleave(perClass);                    // (total)
+        var (features, predictions) = _classifier.Classify(images);
+        double accuracy = predictions.eq(labels).to(ScalarType.Float64).mean().item<double>();
+        var (mean, covariance) = FrechetDistance.MeanAndCovariance(features);
+        double distance = FrechetDistance.Between(mean, covariance, _testMean, _testCovariance);
+        return new EvalResult(setting, perClass, accuracy, distance, Floor(perClass, seed), seconds, images.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Images (N, C, H, W) in [-1, 1] for (class, seed) rows: per-row generators and per-row guidance, as the service samples.</summary>
+    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, CancellationToken cancel = default)
+    {
+        var config = model.Config;
+        var device = model.parameters().First().device;
+        using var scope = NewDisposeScope();
+        var generators = Sampling.Generators(rows.Select(r => r.Seed));
+        try
+        {
+            var noise = Sampling.PerSampleNoise(generators, empty([rows.Length, config.InChannels, config.InputSize, config.InputSize], device: device));
+            var classes = tensor(rows.Select(r => (long)r.Class).ToArray(), ScalarType.Int64, device);
+            var scales = full([rows.Length], (float)setting.Guidance, ScalarType.Float32, device);
+            var guided = ClassifierFreeGuidance.Wrap(model.forward, classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels);
+            var samples = Sampling.Sample(guided, noise, new SamplerSettings(setting.Sampler, setting.Steps, ClipDenoised: setting.Clip), generators, cancel,
+                diffusion: new DiffusionOptions(LearnSigma: config.LearnSigma));
+            return samples.clamp(-1, 1).cpu().MoveToOuterDisposeScope();
+        }
+        finally { foreach (var g in generators) g.Dispose(); }
+    }
+
+    public void Dispose()
+    {
+        _testMean.Dispose();
+        _testCovariance.Dispose();
+    }
+}
