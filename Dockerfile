@@ -18,6 +18,8 @@ COPY src/DiT.Training/DiT.Training.csproj src/DiT.Training/
 COPY src/DiT.Api/DiT.Api.csproj src/DiT.Api/
 RUN dotnet restore src/DiT.Api/DiT.Api.csproj -p:TorchBackend=${TORCH_BACKEND}
 COPY src/ src/
+# The embedded default model (8 MB) ships in the image; larger models come from the /models volume.
+COPY models/fashion-mnist/dit-fmnist.safetensors models/fashion-mnist/classes.txt models/fashion-mnist/
 RUN dotnet publish src/DiT.Api/DiT.Api.csproj -c Release --no-restore -o /app \
       -p:TorchBackend=${TORCH_BACKEND} -p:PatchLibTorchSharp=false
 

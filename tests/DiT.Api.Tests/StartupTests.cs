@@ -6,7 +6,22 @@ namespace DiT.Api.Tests;
 public sealed class StartupTests
 {
     [Fact]
-    public async Task WithNoSettingsTheServiceServesTheUntrainedDefaultModelAndSaysSo()
+    public async Task ShippedSettingsServeTheEmbeddedFashionMnistModel()
+    {
+        // The path as appsettings.json gives it: relative, resolved against the app's folder.
+        using var factory = new ApiFactory().With("Model:CheckpointPath", "models/fashion-mnist/dit-fmnist.safetensors");
+        var client = await factory.ReadyClientAsync();
+        using var json = JsonDocument.Parse(await client.GetStringAsync("/model"));
+
+        Assert.False(json.RootElement.GetProperty("isUntrainedDefault").GetBoolean());
+        Assert.Equal(10, json.RootElement.GetProperty("numClasses").GetInt32());
+        var response = await client.GenerateAsync(new { className = "sneaker", steps = 2, seed = 1 });
+        using var image = SixLabors.ImageSharp.Image.Load(await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal((28, 28), (image.Width, image.Height));
+    }
+
+    [Fact]
+    public async Task WithAnEmptyCheckpointPathTheServiceServesTheUntrainedDefaultModelAndSaysSo()
     {
         using var factory = new ApiFactory().With("Model:CheckpointPath", "");
         var client = await factory.ReadyClientAsync();

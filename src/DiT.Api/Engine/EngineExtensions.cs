@@ -8,7 +8,8 @@ public static class EngineExtensions
     /// <summary>The engine singleton (also a hosted service: its thread loads the model at start) and its options.</summary>
     public static IServiceCollection AddInferenceEngine(this IServiceCollection services)
     {
-        services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section)
+            .PostConfigure(options => options.ResolveRelativePaths()).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
         services.AddOptions<EngineOptions>().BindConfiguration(EngineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IPipelineLoader, PipelineLoader>();

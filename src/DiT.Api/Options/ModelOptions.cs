@@ -7,7 +7,8 @@ public sealed class ModelOptions
 {
     public const string Section = "Model";
 
-    /// <summary>DiT checkpoint file; empty serves the built-in untrained default model (see DefaultModel).</summary>
+    /// <summary>DiT checkpoint file (default: the embedded Fashion-MNIST model, models/fashion-mnist/);
+    /// empty serves the built-in untrained model (see DefaultModel).</summary>
     public string? CheckpointPath { get; set; }
 
     /// <summary>Autoencoder file or folder, or "none" for pixel-space models.</summary>
@@ -27,6 +28,21 @@ public sealed class ModelOptions
 
     /// <summary>Optional class names file (one name per line, synonyms comma-separated); default: classes.txt beside the checkpoint.</summary>
     public string? ClassesPath { get; set; }
+
+    /// <summary>
+    /// A relative path that does not exist from the working directory is taken from the app's own folder, where the
+    /// embedded model is copied, so `dotnet run --project src/DiT.Api` works from any directory.
+    /// </summary>
+    public void ResolveRelativePaths()
+    {
+        CheckpointPath = FromAppFolderIfMissing(CheckpointPath);
+        ClassesPath = FromAppFolderIfMissing(ClassesPath);
+    }
+
+    static string? FromAppFolderIfMissing(string? path) =>
+        string.IsNullOrWhiteSpace(path) || Path.IsPathRooted(path) || File.Exists(path) || Directory.Exists(path)
+            ? path
+            : Path.Combine(AppContext.BaseDirectory, path);
 
     public bool UsesDefaultModel => string.IsNullOrWhiteSpace(CheckpointPath);
     public bool IsPixelSpace => string.Equals(VaePath, "none", StringComparison.OrdinalIgnoreCase);
