@@ -21,4 +21,11 @@ if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
     foreach (var (name, c) in commands.OrderBy(kv => kv.Key)) Console.Error.WriteLine($"  {name,-10} {c.Summary}");
     return args.Length == 0 ? 0 : 2;
 }
-return command.Run(CommandLine.Parse(args.Skip(1).ToArray()));
+CommandLine options;
+try { options = CommandLine.Parse(args.Skip(1).ToArray()); }
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"dit {args[0]}: {e.Message}");
+    return 2;
+}
+return command.Run(options);
