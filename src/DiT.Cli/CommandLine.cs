@@ -26,6 +26,12 @@ public sealed class CommandLine
         return result;
     }
 
+    /// <summary>Failures a command reports as a one-line message: bad options, unreadable or mismatched files and
+    /// data sets, an unreachable service, an engine that could not start.</summary>
+    public static bool IsUserError(Exception e) => e is ArgumentException or FormatException or IOException
+        or InvalidDataException or HttpRequestException or InvalidOperationException
+        or DiT.Model.Checkpoints.CheckpointMismatchException or DiT.Training.Data.DatasetException;
+
     public bool Has(string name) => _values.ContainsKey(name);
     public string? String(string name, string? fallback = null) => _values.TryGetValue(name, out var v) ? v ?? fallback : fallback;
     public int Int(string name, int fallback) => Parse(name, fallback, int.Parse);

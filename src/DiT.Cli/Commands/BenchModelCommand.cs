@@ -15,15 +15,7 @@ public sealed class BenchModelCommand : ICommand
 {
     public string Summary => "benchmark DiT forward passes against the machine's matmul peak";
 
-    public int Run(CommandLine options)
-    {
-        try { return Bench(options); }
-        catch (Exception e) when (e is ArgumentException or FormatException)
-        {
-            Console.Error.WriteLine($"bench-model: {e.Message}");
-            return 2;
-        }
-    }
+    public int Run(CommandLine options) => Bench(options);
 
     static int Bench(CommandLine options)
     {

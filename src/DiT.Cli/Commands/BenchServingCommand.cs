@@ -19,15 +19,7 @@ public sealed class BenchServingCommand : ICommand
 {
     public string Summary => "serving benchmark in-process: whole vs continuous batching, closed loop and Poisson arrivals";
 
-    public int Run(CommandLine options)
-    {
-        try { return Bench(options); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            Console.Error.WriteLine($"bench-serving: {e.Message}");
-            return 2;
-        }
-    }
+    public int Run(CommandLine options) => Bench(options);
 
     sealed record Workload(int[] Steps, Sampler Sampler, double Guidance, int Classes)
     {

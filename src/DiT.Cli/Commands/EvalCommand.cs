@@ -14,15 +14,7 @@ public sealed class EvalCommand : ICommand
     public string Summary => "judge samples: --model DIT.safetensors --classifier CNN.safetensors --data FASHION-MNIST-DIR "
         + $"[--settings {DefaultSettings}] [--per-class 20] [--seed 0] [--grid grid.png] [--table table.md] [--threads N]";
 
-    public int Run(CommandLine args)
-    {
-        try { return Evaluate(args); }
-        catch (Exception e) when (e is ArgumentException or DatasetException or InvalidDataException or IOException or CheckpointMismatchException)
-        {
-            Console.Error.WriteLine($"dit eval: {e.Message}");
-            return 2;
-        }
-    }
+    public int Run(CommandLine args) => Evaluate(args);
 
     static int Evaluate(CommandLine args)
     {

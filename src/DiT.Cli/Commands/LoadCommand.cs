@@ -15,15 +15,7 @@ public sealed class LoadCommand : ICommand
 {
     public string Summary => "load-test a running service: throughput and latency at concurrency 1 vs N";
 
-    public int Run(CommandLine options)
-    {
-        try { return RunAsync(options).GetAwaiter().GetResult(); }
-        catch (Exception e) when (e is ArgumentException or HttpRequestException or InvalidOperationException)
-        {
-            Console.Error.WriteLine($"load: {e.Message}");
-            return 2;
-        }
-    }
+    public int Run(CommandLine options) => RunAsync(options).GetAwaiter().GetResult();
 
     sealed record Settings(int Requests, int Concurrency, int Steps, string Sampler, double Guidance, int Classes);
 

@@ -16,15 +16,7 @@ public sealed class SoakCommand : ICommand
 {
     public string Summary => "memory soak: RSS and live tensors over many generations through the engine";
 
-    public int Run(CommandLine options)
-    {
-        try { return Soak(options); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            Console.Error.WriteLine($"soak: {e.Message}");
-            return 2;
-        }
-    }
+    public int Run(CommandLine options) => Soak(options);
 
     static int Soak(CommandLine options)
     {

@@ -12,33 +12,25 @@ public sealed class TrainClassifierCommand : ICommand
 
     public int Run(CommandLine args)
     {
-        try
+        if (args.Has("threads")) set_num_threads(args.Int("threads", 1));
+        var folder = args.String("data") ?? throw new ArgumentException("--data is required: the Fashion-MNIST folder (train-* and t10k-* IDX files).");
+        var outPath = args.String("out") ?? throw new ArgumentException("--out is required: the classifier weights file (.safetensors).");
+        int epochs = args.Int("epochs", 5);
+        if (epochs < 1) throw new ArgumentException($"--epochs must be >= 1; got {epochs}.");
+        var train = FashionMnistDataset.Open(folder);
+        var test = FashionMnistDataset.OpenTest(folder);
+        var (trainImages, trainLabels) = train.ToTensors();
+        var (testImages, testLabels) = test.ToTensors();
+        using (trainImages) using (trainLabels) using (testImages) using (testLabels)
         {
-            if (args.Has("threads")) set_num_threads(args.Int("threads", 1));
-            var folder = args.String("data") ?? throw new ArgumentException("--data is required: the Fashion-MNIST folder (train-* and t10k-* IDX files).");
-            var outPath = args.String("out") ?? throw new ArgumentException("--out is required: the classifier weights file (.safetensors).");
-            int epochs = args.Int("epochs", 5);
-            if (epochs < 1) throw new ArgumentException($"--epochs must be >= 1; got {epochs}.");
-            var train = FashionMnistDataset.Open(folder);
-            var test = FashionMnistDataset.OpenTest(folder);
-            var (trainImages, trainLabels) = train.ToTensors();
-            var (testImages, testLabels) = test.ToTensors();
-            using (trainImages) using (trainLabels) using (testImages) using (testLabels)
-            {
-                using var classifier = ClassifierTraining.Train(trainImages, trainLabels, train.ClassNames.Count, epochs, seed: args.Long("seed", 0),
-                    report: (epoch, step, loss) => { if (step % 100 == 0) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1} step {step} loss {loss:F4}")); });
-                double accuracy = ClassifierTraining.Accuracy(classifier, testImages, testLabels);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test accuracy {accuracy:P2} ({testLabels.shape[0]} images)"));
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
-                classifier.Save(outPath);
-                Console.WriteLine($"saved {outPath}");
-            }
-            return 0;
+            using var classifier = ClassifierTraining.Train(trainImages, trainLabels, train.ClassNames.Count, epochs, seed: args.Long("seed", 0),
+                report: (epoch, step, loss) => { if (step % 100 == 0) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1} step {step} loss {loss:F4}")); });
+            double accuracy = ClassifierTraining.Accuracy(classifier, testImages, testLabels);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test accuracy {accuracy:P2} ({testLabels.shape[0]} images)"));
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+            classifier.Save(outPath);
+            Console.WriteLine($"saved {outPath}");
         }
-        catch (Exception e) when (e is ArgumentException or DatasetException or IOException)
-        {
-            Console.Error.WriteLine($"dit train-classifier: {e.Message}");
-            return 2;
-        }
+        return 0;
     }
 }

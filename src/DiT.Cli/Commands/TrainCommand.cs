@@ -12,15 +12,7 @@ public sealed class TrainCommand : ICommand
 {
     public string Summary => "train a DiT: --data DIR --preset DiT-S/2 --image-size 28 --steps N --out DIR [--resume PATH|latest] [--init PATH] [--vae PATH|none] [--patch P --depth D --hidden W --heads H]";
 
-    public int Run(CommandLine args)
-    {
-        try { return Train(args); }
-        catch (Exception e) when (e is ArgumentException or DatasetException or InvalidDataException or FileNotFoundException or CheckpointMismatchException)
-        {
-            Console.Error.WriteLine($"dit train: {e.Message}");
-            return 2;
-        }
-    }
+    public int Run(CommandLine args) => Train(args);
 
     static int Train(CommandLine args)
     {
