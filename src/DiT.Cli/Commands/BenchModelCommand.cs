@@ -10,6 +10,8 @@ namespace DiT.Cli.Commands;
 /// `dit bench-model`: measured fp32 matmul throughput, then DiT forward latency and achieved GFLOP/s per model and batch.
 /// Options: --models DiT-S/2,DiT-B/2,DiT-XL/2  --batches 1,8  --input-size 32  --runs 5  --budget-seconds 150
 ///          --matmul-size 2048  --device cpu  --dtype float32  --threads N
+///          --tf32 (CUDA: float32 matmuls and convolutions on TF32 tensor cores, as the service's Model:AllowTf32)
+///          --verify (also run each model once in float32 on the CPU and print the device's relative error against it)
 /// </summary>
 public sealed class BenchModelCommand : ICommand
 {
@@ -26,18 +28,24 @@ public sealed class BenchModelCommand : ICommand
         var device = torch.device(options.String("device") ?? "cpu");
         var dtype = ParseDtype(options.String("dtype") ?? "float32");
         if (options.Has("threads")) set_num_threads(options.Int("threads", 1));
+        bool verify = options.Has("verify");
+        if (options.Has("tf32")) backends.cuda.matmul.allow_tf32 = backends.cudnn.allow_tf32 = true;
         foreach (var name in models) DiTConfig.Preset(name); // fail fast on a bad name, before minutes of work
 
-        Console.WriteLine($"DiT forward benchmark: device {device}, {dtype}, {get_num_threads()} torch threads, {Environment.ProcessorCount} logical CPUs, {RuntimeInformationText()}");
+        Console.WriteLine($"DiT forward benchmark: device {device}, {dtype}{(options.Has("tf32") ? " (TF32 matmuls)" : "")}, {get_num_threads()} torch threads, {Environment.ProcessorCount} logical CPUs, {RuntimeInformationText()}");
         // The peak is sampled again after every measurement and the best sample is used for every row: on a shared
         // machine a single early sample may hit a busy moment, and the forward times (fastest of the runs) catch quiet ones.
         double peak = MatmulGflops(matmulSize, device, dtype, samples: 10);
         var rows = new List<Func<double, string>>();
+        var errors = new List<string>();
         foreach (var name in models)
         {
             var config = DiTConfig.Preset(name, inputSize: inputSize);
             using var model = new DiTModel(config);
+            RandomizeZeroInitialised(model);
+            using var reference = verify ? new DeviceCheck(model, config) : null;
             model.to(dtype).to(device).eval();
+            if (reference is not null) errors.Add($"| {name} | {reference.RelativeError(model, device, dtype):0.00e+00} |");
             double? perImageSeconds = null;
             foreach (var batch in batches)
             {
@@ -63,7 +71,57 @@ public sealed class BenchModelCommand : ICommand
         Console.WriteLine("| model | latent | batch | params | GMACs/img | forward (median) | forward (fastest) | achieved GFLOP/s (fastest) | of matmul peak | its GEMMs alone (fastest) | forward / GEMMs alone |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var row in rows) Console.WriteLine(row(peak));
+        if (verify)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"| model | {device} {dtype} vs CPU float32: max abs difference / max abs output (batch 2) |");
+            Console.WriteLine("| --- | --- |");
+            foreach (var line in errors) Console.WriteLine(line);
+        }
         return 0;
+    }
+
+    /// <summary>
+    /// adaLN-Zero initialises every modulation and the final layer to zero, so a fresh model outputs zeros whatever
+    /// its other weights: a comparison of outputs would compare nothing. Small random values make every path count
+    /// (timing is unaffected: the same kernels run on different numbers).
+    /// </summary>
+    static void RandomizeZeroInitialised(DiTModel model)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in model.named_parameters())
+            if (name.Contains("adaLN_modulation", StringComparison.Ordinal) || name.StartsWith("final_layer.linear", StringComparison.Ordinal))
+                parameter.normal_(0, 0.02);
+    }
+
+    /// <summary>The model's output on fixed inputs in float32 on the CPU, taken before it moves to the device.</summary>
+    sealed class DeviceCheck : IDisposable
+    {
+        readonly Tensor _x, _t, _y, _expected;
+
+        public DeviceCheck(DiTModel model, DiTConfig config)
+        {
+            using var noGrad = inference_mode();
+            var generator = new Generator(0);
+            _x = randn([2, config.InChannels, config.InputSize, config.InputSize], generator: generator).DetachFromDisposeScope();
+            _t = tensor(new long[] { 10, 900 }).DetachFromDisposeScope();
+            _y = tensor(new long[] { 1, config.NumClasses - 1 }).DetachFromDisposeScope();
+            model.eval();
+            _expected = model.forward(_x, _t, _y).DetachFromDisposeScope();
+        }
+
+        public double RelativeError(DiTModel model, Device device, ScalarType dtype)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = inference_mode();
+            var actual = model.forward(_x.to(dtype).to(device), _t.to(device), _y.to(device)).to(ScalarType.Float32).cpu();
+            return (actual - _expected).abs().max().ToDouble() / _expected.abs().max().ToDouble();
+        }
+
+        public void Dispose()
+        {
+            _x.Dispose(); _t.Dispose(); _y.Dispose(); _expected.Dispose();
+        }
     }
 
     static double MatmulGflops(int n, Device device, ScalarType dtype, int samples)
