@@ -28,8 +28,10 @@ internal sealed class PatchEmbed : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        // contiguous: the transposed view would make the residual stream (x + pos_embed, then every x + gate * branch)
+        // inherit its (N, D, T) memory order, so each block's layer norms and residual adds would run strided (~5%).
         return proj.forward(x)                                                       // (N, D, H/p, W/p)
-            .flatten(2).transpose(1, 2)                                              // (N, T, D)
+            .flatten(2).transpose(1, 2).contiguous()                                 // (N, T, D)
             .MoveToOuterDisposeScope();
     }
 
@@ -152,7 +154,8 @@ internal sealed class DiTMlp : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = act.forward(fc1.forward(x));                                        // (N, T, 4D)
+        var h = fc1.forward(x);                                                     // (N, T, 4D)
+        if (!TanhGelu.TryApplyInPlace(h)) h = act.forward(h);                       // serving on the CPU: one fused pass
         return fc2.forward(h).MoveToOuterDisposeScope();                            // (N, T, D)
     }
 }

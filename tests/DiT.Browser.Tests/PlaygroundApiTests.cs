@@ -26,7 +26,7 @@ public sealed class PlaygroundApiTests(ApiFactory app) : IClassFixture<ApiFactor
         var limits = await client.GetFromJsonAsync<PlaygroundApi.GenerateLimits>("/generate/limits");
 
         string[] noSamplers = [];
-        Assert.Equal(new PlaygroundApi.GenerateLimits(DefaultSteps: 3, MaxSteps: 1000, DefaultGuidanceScale: 4.0, MaxGuidanceScale: 20.0,
+        Assert.Equal(new PlaygroundApi.GenerateLimits(DefaultSteps: 3, MaxSteps: 1000, DefaultGuidanceScale: 1.5, MaxGuidanceScale: 20.0,
             SupportsGuidance: true, DefaultSampler: "ddim", noSamplers, MaxSeed: (1L << 53) - 1), limits! with { Samplers = noSamplers });
         Assert.Equal(["ddpm", "ddim", "dpmpp-2m"], limits.Samplers);
     }
