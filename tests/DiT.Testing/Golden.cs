@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace DiT.Testing;
 
 /// <summary>
-/// The golden vectors folder: DIT_GOLDEN_DIR, or ../shared/golden beside the repository.
+/// The golden vectors folder: tests/golden in the repository, or DIT_GOLDEN_DIR, which replaces the whole folder.
 /// Every case its manifest lists is run, so the same tests can be pointed at another set in that format.
 /// </summary>
 public sealed class Golden
@@ -30,7 +30,7 @@ public sealed class Golden
     {
         var fromEnv = Environment.GetEnvironmentVariable("DIT_GOLDEN_DIR");
         if (!string.IsNullOrWhiteSpace(fromEnv)) return Path.GetFullPath(fromEnv);
-        return Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "golden"));
+        return Path.Combine(RepoRoot(), "tests", "golden");
     }
 
     /// <summary>The repository root: the nearest folder above the test binaries holding DiT.sln.</summary>
