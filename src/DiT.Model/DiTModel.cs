@@ -36,12 +36,12 @@ internal sealed class PatchEmbed : Module<Tensor, Tensor>
     }
 
     /// <summary>Xavier-uniform on the kernel viewed as a (D, C*p*p) matrix, as the paper initialises it like a linear.</summary>
-    internal void InitWeights()
+    internal void InitWeights(Generator? generator)
     {
         var w = proj.weight!;
         double fanOut = w.shape[0], fanIn = w.shape[1] * w.shape[2] * w.shape[3];
         double bound = Math.Sqrt(6.0 / (fanIn + fanOut));
-        init.uniform_(w, -bound, bound);
+        SeededInit.Uniform(w, -bound, bound, generator);
         init.zeros_(proj.bias!);
     }
 }
@@ -68,10 +68,10 @@ internal sealed class TimestepEmbedder : Module<Tensor, Tensor>
         return mlp.forward(freq.to(dtype)).MoveToOuterDisposeScope();                 // (N, D)
     }
 
-    internal void InitWeights()
+    internal void InitWeights(Generator? generator)
     {
-        init.normal_(((Linear)mlp[0]).weight!, std: 0.02);
-        init.normal_(((Linear)mlp[2]).weight!, std: 0.02);
+        SeededInit.Normal(((Linear)mlp[0]).weight!, std: 0.02, generator);
+        SeededInit.Normal(((Linear)mlp[2]).weight!, std: 0.02, generator);
     }
 }
 
@@ -100,7 +100,7 @@ internal sealed class LabelEmbedder : Module<Tensor, Tensor>
         return embedding_table.forward(labels).MoveToOuterDisposeScope();            // (N, D)
     }
 
-    internal void InitWeights() => init.normal_(embedding_table.weight!, std: 0.02);
+    internal void InitWeights(Generator? generator) => SeededInit.Normal(embedding_table.weight!, std: 0.02, generator);
 }
 
 // ==================================================================================
@@ -241,11 +241,15 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
 
     public DiTConfig Config { get; }
 
-    /// <summary>Builds the model with the paper's training-from-scratch initialisation.</summary>
+    /// <summary>Builds the model with the paper's training-from-scratch initialisation, drawn from the process-wide RNG.</summary>
     public DiTModel(DiTConfig config) : this(config, initialize: true) { }
 
+    /// <summary>The same initialisation drawn from <paramref name="generator"/> alone: reproducible from its seed even
+    /// while other threads draw from the process-wide RNG (every weight the defaults set is overwritten).</summary>
+    public DiTModel(DiTConfig config, Generator generator) : this(config, initialize: true, generator) { }
+
     /// <summary>Without <paramref name="initialize"/> the weights keep TorchSharp's defaults: for loaders that overwrite them all anyway.</summary>
-    internal DiTModel(DiTConfig config, bool initialize) : base(nameof(DiTModel))
+    internal DiTModel(DiTConfig config, bool initialize, Generator? generator = null) : base(nameof(DiTModel))
     {
         Config = config.Validated();
         x_embedder = new PatchEmbed(config.PatchSize, config.InChannels, config.HiddenSize);
@@ -258,7 +262,7 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
             .Select(_ => new DiTBlock(config.HiddenSize, config.NumHeads, config.MlpHiddenSize)).ToArray());
         final_layer = new FinalLayer(config.HiddenSize, config.PatchSize, config.OutChannels);
         RegisterComponents();
-        if (initialize) InitializeWeights();
+        if (initialize) InitializeWeights(generator);
     }
 
     /// <summary>x (N, C, H, W) latents, t (N) timesteps (integer or fractional), y (N) class ids (NumClasses = null class) -> (N, OutChannels, H, W).</summary>
@@ -282,17 +286,17 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
             .reshape(x.shape[0], c, g * p, g * p);                                   // (N, C, H, W)
     }
 
-    void InitializeWeights()
+    void InitializeWeights(Generator? generator)
     {
         using var noGrad = no_grad();
         foreach (var module in modules().OfType<Linear>())
         {
-            init.xavier_uniform_(module.weight!);
+            SeededInit.XavierUniform(module.weight!, generator);
             if (module.bias is not null) init.zeros_(module.bias);
         }
-        x_embedder.InitWeights();
-        y_embedder.InitWeights();
-        t_embedder.InitWeights();
+        x_embedder.InitWeights(generator);
+        y_embedder.InitWeights(generator);
+        t_embedder.InitWeights(generator);
         foreach (var block in blocks) block.ZeroModulation();
         final_layer.ZeroInit();
     }

@@ -12,8 +12,9 @@ namespace DiT.Training;
 public sealed record TrainingRunRequest
 {
     public required IImageDataset Data { get; init; }
-    /// <summary>Builds the starting model (scratch, checkpoint or served weights) on the CPU; not called when resuming.</summary>
-    public required Func<DiTModel> InitialModel { get; init; }
+    /// <summary>Builds the starting model (scratch, checkpoint or served weights) on the CPU; not called when resuming.
+    /// A from-scratch model draws its weights from the given generator, seeded with the run's seed.</summary>
+    public required Func<Generator, DiTModel> InitialModel { get; init; }
     /// <summary>A training checkpoint to continue from (weights, EMA, optimizer state, step, seed).</summary>
     public string? ResumeFrom { get; init; }
     public required TrainingOptions Options { get; init; }
@@ -83,9 +84,11 @@ public static class TrainingRun
         var options = checkpoint?.Options is { } saved
             ? saved with { Steps = request.Options.Steps, CheckpointEvery = request.Options.CheckpointEvery }
             : request.Options;
-        // From-scratch initialisation draws from the global generator: seed it so a run is reproducible from its seed.
-        if (checkpoint is null) random.manual_seed(options.Seed);
-        var model = checkpoint is null ? request.InitialModel() : new DiTModel(checkpoint.Config);
+        // From-scratch weights come from a generator of the run's own, so a run is reproducible from its seed even while
+        // other threads draw from the process-wide RNG.
+        DiTModel model;
+        using (var init = new Generator(unchecked((ulong)options.Seed)))
+            model = checkpoint is null ? request.InitialModel(init) : new DiTModel(checkpoint.Config);
         LatentCache data;
         try
         {

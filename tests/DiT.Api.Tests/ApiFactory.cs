@@ -1,17 +1,20 @@
 using System.Net;
 using DiT.Api.Engine;
+using DiT.Api.Promotions;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace DiT.Api.Tests;
 
 /// <summary>
-/// The service with a tiny real model on CPU (8x8 RGB, 4 named classes, random weights saved with DiTCheckpoint.Save),
-/// the in-memory cache switched off (so equal bytes come from the model, not the cache) and batching that waits
-/// long enough for concurrent test requests to share a batch. Subclasses and <see cref="With"/> change settings.
+/// The service with a tiny real model on CPU (8x8 RGB, 4 named classes, random weights saved with DiTCheckpoint.Save)
+/// and the in-memory cache switched off (so equal bytes come from the model, not the cache). Endpoints reach the engine
+/// through an <see cref="EngineProbe"/>, so tests can line requests up (<see cref="GenerationEngine.HoldAdmissions"/>)
+/// and stop the engine at a step. Subclasses and <see cref="With"/> change settings.
 /// </summary>
 public class ApiFactory : WebApplicationFactory<Program>
 {
@@ -28,7 +31,6 @@ public class ApiFactory : WebApplicationFactory<Program>
         ["Engine:DefaultSteps"] = "3",
         ["Engine:DefaultSampler"] = "ddim",
         ["Engine:MaxBatchSize"] = "8",
-        ["Engine:MaxBatchDelay"] = "00:00:00.300",
         ["Cache:Enabled"] = "false",
         ["Engine:TorchThreads"] = "1", // tiny models on a shared CPU: threads only wait for each other
         ["Admin:ApiKey"] = "",
@@ -42,22 +44,42 @@ public class ApiFactory : WebApplicationFactory<Program>
 
     public IImageGenerator Engine => Services.GetRequiredService<IImageGenerator>();
 
+    public EngineProbe Probe => Services.GetRequiredService<EngineProbe>();
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddSingleton<EngineProbe>();
+            services.AddSingleton<IImageGenerator>(sp => sp.GetRequiredService<EngineProbe>());
+        });
     }
 
     /// <summary>A client for a service whose model is loaded (the engine loads it on its own thread at start).</summary>
     public async Task<HttpClient> ReadyClientAsync()
     {
         var client = CreateClient();
-        for (int i = 0; i < 300; i++)
+        await WhenServingAsync(fingerprint: null);
+        await Services.GetRequiredService<PromotionFanOut>().WhenCaughtUp.WaitAsync(Hang.Guard);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+        return client;
+    }
+
+    /// <summary>Completes once the engine serves a model (with <paramref name="fingerprint"/>, when one is given).</summary>
+    public Task WhenServingAsync(string? fingerprint)
+    {
+        _ = Server; // starts the host
+        var engine = Services.GetRequiredService<GenerationEngine>();
+        var serving = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check(ServedModel? model)
         {
-            if ((await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK) return client;
-            await Task.Delay(50);
+            if (model is not null && (fingerprint is null || model.Fingerprint == fingerprint)) serving.TrySetResult();
         }
-        throw new TimeoutException("The service did not become ready in 15 s.");
+        engine.ModelChanged += Check;
+        Check(engine.Model);
+        return serving.Task.WaitAsync(Hang.Guard).ContinueWith(t => { engine.ModelChanged -= Check; return t; }).Unwrap();
     }
 
     static string WriteTinyCheckpoint()

@@ -5,7 +5,7 @@ namespace DiT.Api.Tests;
 /// <summary>Step-level batching: rows join a running batch between steps and leave when done, without changing any image.</summary>
 public sealed class ContinuousBatchingTests
 {
-    static ApiFactory Continuous() => new ApiFactory().With("Engine:Batching", "continuous").With("Engine:MaxBatchDelay", "00:00:00");
+    static ApiFactory Continuous() => new ApiFactory().With("Engine:Batching", "continuous");
 
     [Theory]
     [InlineData(Sampler.Ddpm)]
@@ -18,11 +18,13 @@ public sealed class ContinuousBatchingTests
         var engine = factory.Engine;
         var first = new GenerationRequest(0, 4.0, 300, sampler, 1);
         var joiner = new GenerationRequest(2, 2.5, 300, sampler, 99);
-        var firstProgress = new LastStep();
+        var twentyStepsIn = factory.Probe.GateAt(first.Seed, step: 20);
 
-        var running = engine.GenerateAsync(first, firstProgress, CancellationToken.None);
-        await Waits.Until(() => firstProgress.Step >= 20, "the first request is 20 steps in");
-        var joined = await engine.GenerateAsync(joiner, null, CancellationToken.None);
+        var running = engine.GenerateAsync(first, null, CancellationToken.None);
+        await twentyStepsIn.Reached;
+        var joining = engine.GenerateAsync(joiner, null, CancellationToken.None); // queued while the engine stands at step 20
+        twentyStepsIn.Release();
+        var joined = await joining;
         var firstShared = await running;
         var joinerAlone = await engine.GenerateAsync(joiner, null, CancellationToken.None);
         var firstAlone = await engine.GenerateAsync(first, null, CancellationToken.None);
@@ -40,15 +42,18 @@ public sealed class ContinuousBatchingTests
         await factory.ReadyClientAsync();
         var engine = factory.Engine;
         using var stopLong = new CancellationTokenSource();
-        var longProgress = new LastStep();
+        using var running = factory.Probe.GateAt(seed: 1, step: 5);
+        using var stillRunning = factory.Probe.GateAt(seed: 1, step: 100); // the short one needs 3 steps, long before this
 
-        var longRun = engine.GenerateAsync(new GenerationRequest(0, 4.0, 1000, Sampler.Ddpm, 1), longProgress, stopLong.Token);
-        await Waits.Until(() => longProgress.Step >= 5, "the long request runs");
-        var shortRun = await engine.GenerateAsync(new GenerationRequest(1, 4.0, 3, Sampler.Ddim, 2), null, CancellationToken.None);
+        var longRun = engine.GenerateAsync(new GenerationRequest(0, 4.0, 1000, Sampler.Ddpm, 1), null, stopLong.Token);
+        await running.Reached;
+        var shortRun = engine.GenerateAsync(new GenerationRequest(1, 4.0, 3, Sampler.Ddim, 2), null, CancellationToken.None);
+        running.Release();
+        await shortRun;
 
         Assert.False(longRun.IsCompleted, "the long request should still be running when the short one is done");
-        Assert.True(longProgress.Step < 1000);
         await stopLong.CancelAsync();
+        stillRunning.Release();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => longRun);
     }
 
@@ -60,18 +65,22 @@ public sealed class ContinuousBatchingTests
         var engine = factory.Engine;
         var requests = Enumerable.Range(0, 3).Select(i => new GenerationRequest(i, 1.5 + i, 200, Sampler.Ddpm, 40 + i)).ToArray();
         using var leave = new CancellationTokenSource();
-        var progress = new LastStep();
+        using var midFlight = factory.Probe.GateAt(requests[0].Seed, step: 50);
 
-        var kept = engine.GenerateAsync(requests[0], progress, CancellationToken.None);
-        var leaving = engine.GenerateAsync(requests[1], null, leave.Token);
-        var other = engine.GenerateAsync(requests[2], null, CancellationToken.None);
-        await Waits.Until(() => engine.Stats.RunningRequests == 3, "the three requests run together");
-        var stepAtCancel = progress.Step;
+        Task<GeneratedImage> kept, leaving, other;
+        using (factory.Probe.Engine.HoldAdmissions()) // the three start together
+        {
+            kept = engine.GenerateAsync(requests[0], null, CancellationToken.None);
+            leaving = engine.GenerateAsync(requests[1], null, leave.Token);
+            other = engine.GenerateAsync(requests[2], null, CancellationToken.None);
+        }
+        await midFlight.Reached;
+        Assert.Equal(3, engine.Stats.RunningRequests);
         await leave.CancelAsync();
+        midFlight.Release();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving);
         var results = await Task.WhenAll(kept, other);
-        Assert.True(stepAtCancel < 200, "the row should leave mid-flight");
         Assert.Equal((await engine.GenerateAsync(requests[0], null, CancellationToken.None)).Png, results[0].Png);
         Assert.Equal((await engine.GenerateAsync(requests[2], null, CancellationToken.None)).Png, results[1].Png);
     }
@@ -111,28 +120,24 @@ public sealed class ContinuousBatchingTests
         async Task Round(int round)
         {
             using var leave = new CancellationTokenSource();
-            var progress = new LastStep();
-            var first = engine.GenerateAsync(new GenerationRequest(0, 4.0, 200, Sampler.DpmPP2M, round), progress, CancellationToken.None);
-            await Waits.Until(() => progress.Step >= 3, "the first row runs");
+            using var joinAt = factory.Probe.GateAt(seed: round, step: 3);
+            using var leaveAt = factory.Probe.GateAt(seed: round, step: 10);
+            var first = engine.GenerateAsync(new GenerationRequest(0, 4.0, 200, Sampler.DpmPP2M, round), null, CancellationToken.None);
+            await joinAt.Reached; // the first row runs; the others join it between steps 3 and 4
             var leaving = engine.GenerateAsync(new GenerationRequest(1, 2.0, 200, Sampler.DpmPP2M, 10 + round), null, leave.Token);
             var others = new[]
             {
                 engine.GenerateAsync(new GenerationRequest(2, 1.0, 200, Sampler.DpmPP2M, 20 + round), null, CancellationToken.None),
                 engine.GenerateAsync(new GenerationRequest(3, 3.0, 5, Sampler.Ddpm, 30 + round), null, CancellationToken.None),
             };
-            await Waits.Until(() => engine.Stats.RunningRequests >= 3, "rows join");
+            joinAt.Release();
+            await leaveAt.Reached;
+            Assert.True(engine.Stats.RunningRequests >= 3, "the rows joined");
             await leave.CancelAsync();
+            leaveAt.Release();
             await Task.WhenAll(others.Append(first));
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving);
-            await Waits.Until(() => engine.Stats.RunningRequests == 0, "the engine is idle");
+            await factory.Probe.IdleAsync();
         }
-    }
-
-    /// <summary>The last step reported (reports come synchronously from the engine thread).</summary>
-    sealed class LastStep : IProgress<SamplingProgress>
-    {
-        int _step;
-        public int Step => Volatile.Read(ref _step);
-        public void Report(SamplingProgress value) => Volatile.Write(ref _step, value.Step);
     }
 }

@@ -63,10 +63,14 @@ public sealed class EngineTests
         using var factory = new ApiFactory();
         var client = await factory.ReadyClientAsync();
         await Task.WhenAll(Enumerable.Range(0, 3).Select(i => client.GenerateAsync(new { classId = i, steps = 2, seed = i })));
+        await factory.Probe.IdleAsync();
         var live = factory.Engine.Stats.LiveTensors;
 
         for (int round = 0; round < 3; round++)
+        {
             await Task.WhenAll(Enumerable.Range(0, 3).Select(i => client.GenerateAsync(new { classId = i, guidanceScale = 1 + i, steps = 2, seed = 10 * round + i })));
+            await factory.Probe.IdleAsync();
+        }
 
         Assert.True(factory.Engine.Stats.BatchesRun >= 4);
         Assert.Equal(live, factory.Engine.Stats.LiveTensors);
@@ -75,14 +79,17 @@ public sealed class EngineTests
     [Fact]
     public async Task ABatchInFlightFinishesOnTheOldWeightsWhenAModelIsSwappedIn()
     {
-        using var factory = new ApiFactory().With("Engine:MaxBatchDelay", "00:00:00");
+        using var factory = new ApiFactory();
         var client = await factory.ReadyClientAsync();
         var engine = factory.Services.GetRequiredService<GenerationEngine>();
         var oldFingerprint = factory.Engine.Model!.Fingerprint;
+        using var midRun = factory.Probe.GateAt(seed: 1, step: 5);
 
-        var inFlight = client.GenerateAsync(new { classId = 0, steps = 1000, sampler = "ddpm", seed = 1 });
-        await Waits.Until(() => factory.Engine.Stats.RunningRequests == 1, "the slow request runs");
-        await engine.SwapModelAsync(DefaultModel.RandomWeights(ApiFactory.TinyConfig, seed: 9), "fine-tuned-2");
+        var inFlight = client.GenerateAsync(new { classId = 0, steps = 50, sampler = "ddpm", seed = 1 });
+        await midRun.Reached;
+        var swapped = engine.SwapModelAsync(DefaultModel.RandomWeights(ApiFactory.TinyConfig, seed: 9), "fine-tuned-2");
+        midRun.Release();
+        await swapped;
 
         Assert.Equal(oldFingerprint, (await inFlight).Header("X-Model-Fingerprint"));
         Assert.Equal("fine-tuned-2", (await client.GenerateAsync(new { classId = 0, steps = 1, seed = 1 })).Header("X-Model-Fingerprint"));
@@ -94,14 +101,22 @@ public sealed class EngineTests
         using var factory = new ApiFactory();
         var client = await factory.ReadyClientAsync();
         using var leaving = new CancellationTokenSource();
-        var body = new { classId = 0, steps = 1000, sampler = "ddpm" }; // long enough to leave mid-batch on a fast machine
+        using var midBatch = factory.Probe.GateAt(seed: 1, step: 10);
 
-        var gone = client.GenerateAsync(body, leaving.Token);
-        var staying = new[] { client.GenerateAsync(body), client.GenerateAsync(body) };
-        await Waits.Until(() => factory.Engine.Stats.RunningRequests == 3, "the three requests run as one batch");
+        Task<HttpResponseMessage> gone;
+        Task<HttpResponseMessage>[] staying;
+        using (factory.Probe.Engine.HoldAdmissions())
+        {
+            gone = client.GenerateAsync(new { classId = 0, steps = 50, sampler = "ddpm", seed = 1 }, leaving.Token);
+            staying = [client.GenerateAsync(new { classId = 0, steps = 50, sampler = "ddpm", seed = 2 }),
+                client.GenerateAsync(new { classId = 0, steps = 50, sampler = "ddpm", seed = 3 })];
+            await factory.Probe.EnteredAsync(3);
+        }
+        await midBatch.Reached;
+        Assert.Equal(3, factory.Engine.Stats.RunningRequests);
         leaving.Cancel();
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone); // answered while the batch stands at step 10
+        midBatch.Release();
         foreach (var response in await Task.WhenAll(staying))
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -15,13 +15,3 @@ public static class Http
     public static string Header(this HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : "";
 }
-
-/// <summary>Polling for engine states the tests cannot await directly.</summary>
-public static class Waits
-{
-    public static async Task Until(Func<bool> condition, string what)
-    {
-        for (int i = 0; i < 400 && !condition(); i++) await Task.Delay(25);
-        Assert.True(condition(), $"timed out waiting until {what}");
-    }
-}

@@ -7,16 +7,17 @@ public sealed class QueueTests
     [Fact]
     public async Task FullQueueAnswers429WithRetryAfterAndCancelledRequestsLeaveTheEngine()
     {
-        using var factory = new ApiFactory()
-            .With("Engine:QueueCapacity", "1").With("Engine:MaxBatchSize", "1").With("Engine:MaxBatchDelay", "00:00:00");
+        using var factory = new ApiFactory().With("Engine:QueueCapacity", "1").With("Engine:MaxBatchSize", "1");
         var client = await factory.ReadyClientAsync();
-        var slow = new { classId = 0, steps = 1000, sampler = "ddpm", seed = 1 }; // seconds on this tiny model
+        var slow = new { classId = 0, steps = 50, sampler = "ddpm", seed = 1 };
         using var cancel = new CancellationTokenSource();
+        using var runs = factory.Probe.GateAt(seed: 1, step: 5);
 
         var running = client.GenerateAsync(slow, cancel.Token);
-        await Waits.Until(() => factory.Engine.Stats.RunningRequests == 1, "the first request runs");
+        await runs.Reached;
         var queued = client.GenerateAsync(slow, cancel.Token);
-        await Waits.Until(() => factory.Engine.Stats.QueuedRequests == 1, "the second request waits");
+        await factory.Probe.EnteredAsync(2);
+        Assert.Equal((1, 1), (factory.Engine.Stats.RunningRequests, factory.Engine.Stats.QueuedRequests));
 
         var rejected = await client.GenerateAsync(slow);
         Assert.Equal((HttpStatusCode)429, rejected.StatusCode);
@@ -26,7 +27,8 @@ public sealed class QueueTests
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
-        await Waits.Until(() => factory.Engine.Stats is { RunningRequests: 0, QueuedRequests: 0 }, "the engine is idle again");
+        runs.Release();
+        await factory.Probe.IdleAsync();
 
         var after = await client.GenerateAsync(new { classId = 0, steps = 2, seed = 1 });
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
@@ -36,12 +38,15 @@ public sealed class QueueTests
     [Fact]
     public async Task ARequestThatTimesOutGets504AndLeavesTheEngine()
     {
-        using var factory = new ApiFactory().With("Engine:RequestTimeout", "00:00:00.300").With("Engine:MaxBatchDelay", "00:00:00");
+        using var factory = new ApiFactory().With("Engine:RequestTimeout", "00:00:00.300");
         var client = await factory.ReadyClientAsync();
+        using var stuck = factory.Probe.GateAt(seed: 1, step: 1); // the engine cannot finish before the timeout
 
-        var response = await client.GenerateAsync(new { classId = 0, steps = 1000, sampler = "ddpm", seed = 1 });
+        var response = await client.GenerateAsync(new { classId = 0, steps = 20, sampler = "ddpm", seed = 1 });
+        stuck.Release();
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
-        await Waits.Until(() => factory.Engine.Stats is { RunningRequests: 0, RequestsCancelled: 1 }, "the request left the engine");
+        await factory.Probe.IdleAsync();
+        Assert.Equal(1, factory.Engine.Stats.RequestsCancelled);
     }
 }

@@ -11,17 +11,19 @@ namespace DiT.Api.Tests;
 /// </summary>
 public sealed class ShutdownGenerationTests
 {
-    /// <summary>One request at a time, so the later ones really wait in the queue.</summary>
-    static ApiFactory Serial(int shutdownSeconds) => new ApiFactory()
-        .With("Engine:MaxBatchSize", "1").With("Engine:MaxBatchDelay", "00:00:00")
+    /// <summary>One request at a time, so the later ones really wait in the queue. A drain window of 10 minutes is one
+    /// no test reaches: the requests it lets finish are certain to finish inside it.</summary>
+    static ApiFactory Serial(int shutdownSeconds = 600) => new ApiFactory()
+        .With("Engine:MaxBatchSize", "1")
         .With("shutdownTimeoutSeconds", shutdownSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    /// <summary>Fires <paramref name="count"/> requests and waits until all of them are queued or running.</summary>
+    /// <summary>Lines up <paramref name="count"/> requests in the engine's queue, then lets the first of them run.</summary>
     static async Task<Task<HttpResponseMessage>[]> QueueAsync(ApiFactory factory, HttpClient client, int count, int steps)
     {
+        using var hold = factory.Probe.Engine.HoldAdmissions();
         var requests = Enumerable.Range(0, count)
             .Select(i => client.GenerateAsync(new { classId = i % 4, steps, sampler = "ddpm", seed = i })).ToArray();
-        await Waits.Until(() => factory.Engine.Stats.QueuedRequests + factory.Engine.Stats.RunningRequests == count, $"{count} requests are in the engine");
+        await factory.Probe.EnteredAsync(count);
         return requests;
     }
 
@@ -40,15 +42,18 @@ public sealed class ShutdownGenerationTests
     [Fact]
     public async Task QueuedRequestsFinishWithTheirImagesWhenTheShutdownWindowAllowsAndNewOnesGet503()
     {
-        using var factory = Serial(shutdownSeconds: 60);
+        using var factory = Serial();
         var client = await factory.ReadyClientAsync();
+        using var running = factory.Probe.GateAt(seed: null, step: 1);
         var requests = await QueueAsync(factory, client, count: 4, steps: 60);
+        await running.Reached;
 
         SignalShutdown(factory);
-        await Waits.Until(() => !factory.Engine.IsReady, "the engine stops taking requests");
+        Assert.False(factory.Engine.IsReady, "the engine stops taking requests as soon as shutdown starts");
         var late = await client.GenerateAsync(new { classId = 0, steps = 2, seed = 9 });
+        running.Release();
 
-        var answers = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(30));
+        var answers = await Task.WhenAll(requests).WaitAsync(Hang.Guard);
         Assert.All(answers, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.All(answers, r => Assert.Equal("image/png", r.Content.Headers.ContentType?.MediaType));
         await AssertStoppingProblem(late);
@@ -57,34 +62,39 @@ public sealed class ShutdownGenerationTests
     [Fact]
     public async Task RequestsTheShutdownWindowCannotFinishGet503ProblemDetailsNotErrors()
     {
-        using var factory = Serial(shutdownSeconds: 1); // drain window 0.9 s; each request takes seconds
+        using var factory = Serial(shutdownSeconds: 1); // drain window 0.9 s
         var client = await factory.ReadyClientAsync();
-        var requests = await QueueAsync(factory, client, count: 5, steps: 1000);
+        var engine = factory.Probe.Engine;
+        using var running = factory.Probe.GateAt(seed: null, step: 1);
+        var requests = await QueueAsync(factory, client, count: 5, steps: 20);
+        await running.Reached;
 
+        // The engine stands at the first request's first step until the drain window is over: nothing can finish.
+        var windowOver = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = engine.DrainWindowEnded.Register(() => windowOver.SetResult());
         SignalShutdown(factory);
-        var outcomes = await Task.WhenAll(requests.Select(async r =>
-        {
-            var response = await r; // a dropped connection or a faulted request fails the test here
-            if (response.StatusCode != HttpStatusCode.OK) await AssertStoppingProblem(response);
-            return response.StatusCode;
-        })).WaitAsync(TimeSpan.FromSeconds(30));
+        await windowOver.Task.WaitAsync(Hang.Guard);
+        running.Release();
 
-        Assert.Contains(HttpStatusCode.ServiceUnavailable, outcomes);
-        Assert.All(outcomes, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"got {(int)s}"));
+        foreach (var response in await Task.WhenAll(requests).WaitAsync(Hang.Guard)) // a dropped connection fails here
+            await AssertStoppingProblem(response);
     }
 
     [Fact]
     public async Task ReadinessTurnsUnavailableAsSoonAsShutdownStarts()
     {
-        using var factory = Serial(shutdownSeconds: 60);
+        using var factory = Serial();
         var client = await factory.ReadyClientAsync();
-        var requests = await QueueAsync(factory, client, count: 2, steps: 200);
+        using var running = factory.Probe.GateAt(seed: null, step: 1);
+        var requests = await QueueAsync(factory, client, count: 2, steps: 20);
+        await running.Reached;
 
         SignalShutdown(factory);
         Assert.False(factory.Engine.IsReady); // ApplicationStopping closes the engine before the host stops anything
         var ready = await client.GetAsync("/health/ready");
+        running.Release();
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-        Assert.All(await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(30)), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.All(await Task.WhenAll(requests).WaitAsync(Hang.Guard), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
     }
 }

@@ -49,7 +49,7 @@ public sealed class ShutdownTrainingTests(TrainingData data) : IClassFixture<Tra
     static long FirstTrainingStepAfterResume(JobStore store, string id)
     {
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
+        while (deadline.Elapsed < Hang.Guard)
         {
             var job = store.Get(id)!;
             if (job.State == JobState.Running && job.Phase == "training") return job.Step;

@@ -95,10 +95,11 @@ public static class TrainingHttp
     public static async Task<JsonElement> JobAsync(this HttpClient client, string id) =>
         await (await client.GetAsync($"/admin/jobs/{id}")).JsonAsync();
 
-    /// <summary>Polls the job until <paramref name="until"/> holds (or fails the test after <paramref name="seconds"/>).</summary>
-    public static async Task<JsonElement> WaitForJobAsync(this HttpClient client, string id, Func<JsonElement, bool> until, double seconds = 60)
+    /// <summary>Polls the job until <paramref name="until"/> holds: a state it is certain to reach, never an ordering
+    /// (the deadline is the hang guard).</summary>
+    public static async Task<JsonElement> WaitForJobAsync(this HttpClient client, string id, Func<JsonElement, bool> until)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        var deadline = DateTime.UtcNow + Hang.Guard;
         while (true)
         {
             var job = await client.JobAsync(id);

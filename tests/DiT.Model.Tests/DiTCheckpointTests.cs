@@ -94,20 +94,24 @@ public sealed class DiTCheckpointTests
     public void MismatchErrorNamesEveryMissingUnexpectedAndWrongShapedKey()
     {
         using var scope = NewDisposeScope();
-        var weights = Safetensors.Load(Golden.Default.PathOf("dit_A_weights.safetensors"));
-        weights.Remove("blocks.1.mlp.fc2.bias");
+        var c = Golden.Default.Case("dit_A_forward");
+        var config = DiTConfig.FromJson(c.Config);
+        int d = config.HiddenSize;
+        string lastFc2Bias = $"blocks.{config.Depth - 1}.mlp.fc2.bias";
+        var weights = Safetensors.Load(Golden.Default.PathOf(c.Node["weights"]!["safetensors"]!.GetValue<string>()));
+        weights.Remove(lastFc2Bias);
         weights.Remove("final_layer.linear.weight");
         weights["blocks.0.attn.rel_pos"] = zeros(3);
-        weights["blocks.0.attn.qkv.weight"] = zeros(191, 64);
-        weights["y_embedder.embedding_table.weight"] = zeros(12, 64);
+        weights["blocks.0.attn.qkv.weight"] = zeros(3 * d - 1, d);
+        weights["y_embedder.embedding_table.weight"] = zeros(config.NumClasses + 2, d);
 
-        using var model = new DiTModel(DiTConfig.FromJson(Golden.Default.Case("dit_A_forward").Config));
+        using var model = new DiTModel(config);
         var error = Assert.Throws<CheckpointMismatchException>(() => DiTCheckpoint.LoadStateDict(model, weights, "dit_A (edited)"));
-        Assert.Equal(["blocks.1.mlp.fc2.bias", "final_layer.linear.weight"], error.Missing.Order());
+        Assert.Equal([lastFc2Bias, "final_layer.linear.weight"], error.Missing.Order());
         Assert.Equal(["blocks.0.attn.rel_pos"], error.Unexpected);
         Assert.Equal(2, error.WrongShape.Count);
-        foreach (var expected in new[] { "dit_A (edited)", "blocks.1.mlp.fc2.bias", "final_layer.linear.weight", "blocks.0.attn.rel_pos",
-                                         "blocks.0.attn.qkv.weight: checkpoint [191, 64] vs model [192, 64]", "y_embedder.embedding_table.weight" })
+        foreach (var expected in new[] { "dit_A (edited)", lastFc2Bias, "final_layer.linear.weight", "blocks.0.attn.rel_pos",
+                                         $"blocks.0.attn.qkv.weight: checkpoint [{3 * d - 1}, {d}] vs model [{3 * d}, {d}]", "y_embedder.embedding_table.weight" })
             Assert.Contains(expected, error.Message);
     }
 

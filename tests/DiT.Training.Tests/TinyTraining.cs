@@ -72,7 +72,7 @@ public static class TinyTraining
     public static TrainingRunRequest Request(string data, string output, TrainingOptions options, string? resume = null) => new()
     {
         Data = ImageDatasets.Open(data),
-        InitialModel = () => new DiTModel(Config),
+        InitialModel = generator => new DiTModel(Config, generator),
         ResumeFrom = resume,
         Options = options,
         OutputDirectory = output,

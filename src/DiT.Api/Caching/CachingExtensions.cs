@@ -1,20 +1,25 @@
 using DiT.Api.Options;
+using DiT.Api.Telemetry;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace DiT.Api.Caching;
 
 public static class CachingExtensions
 {
-    /// <summary>Redis when Cache:RedisConnectionString is set (short timeouts, no abort on connect failure,
-    /// commands fail after one timeout while disconnected), else the in-process memory cache.</summary>
+    /// <summary>This replica's memory, and behind it Redis when Cache:RedisConnectionString is set (short timeouts, no
+    /// abort on connect failure, commands fail after one timeout while disconnected).</summary>
     public static IServiceCollection AddImageCache(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         var options = configuration.GetSection(CacheOptions.Section).Get<CacheOptions>() ?? new CacheOptions();
         if (string.IsNullOrWhiteSpace(options.RedisConnectionString))
-            services.AddDistributedMemoryCache();
-        else
-            services.AddStackExchangeRedisCache(redis =>
+        {
+            services.AddSingleton<IImageCache>(sp => new LocalFirstImageCache(
+                sp.GetRequiredService<IOptions<CacheOptions>>(), sp.GetRequiredService<DiTTelemetry>(), shared: null));
+            return services;
+        }
+        services.AddStackExchangeRedisCache(redis =>
             {
                 var config = ConfigurationOptions.Parse(options.RedisConnectionString);
                 config.AbortOnConnectFail = false;
@@ -25,7 +30,8 @@ public static class CachingExtensions
                 redis.ConfigurationOptions = config;
                 redis.InstanceName = "";
             });
-        services.AddSingleton<IImageCache, DistributedImageCache>();
+        services.AddSingleton<DistributedImageCache>();
+        services.AddSingleton<IImageCache, LocalFirstImageCache>();
         return services;
     }
 }

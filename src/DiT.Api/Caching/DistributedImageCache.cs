@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace DiT.Api.Caching;
 
 /// <summary>
-/// <see cref="IImageCache"/> over IDistributedCache (Redis or memory). Owns the key scheme. A failing
+/// The shared image store behind <see cref="LocalFirstImageCache"/>: IDistributedCache (Redis). Owns the key scheme. A failing
 /// backend is bypassed for Cache:FailureBackoff so an absent Redis costs one timeout, not one per request.
 /// </summary>
 public sealed partial class DistributedImageCache(IDistributedCache cache, IOptions<CacheOptions> options,
@@ -16,6 +16,7 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
 {
     readonly CacheOptions _options = options.Value;
     long _bypassUntil; // Stopwatch timestamp
+    static readonly KeyValuePair<string, object?> Layer = new("layer", "redis");
 
     /// <summary>dit:png:v1:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}</summary>
     public static string KeyOf(ImageKey key)
@@ -34,12 +35,12 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
         try
         {
             var png = await cache.GetAsync(KeyOf(key), ct);
-            telemetry.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", png is null ? "miss" : "hit"));
+            telemetry.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", png is null ? "miss" : "hit"), Layer);
             return png;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            telemetry.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "error"));
+            telemetry.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", "error"), Layer);
             Bypass(ex);
             return null;
         }

@@ -67,6 +67,7 @@ public sealed partial class GenerationEngine
             Interlocked.Exchange(ref _liveTensors, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
             Interlocked.Increment(ref _batches);
             Interlocked.Exchange(ref _running, 0); // last: a caller that sees 0 running sees this loop's counters
+            RequestsLeft?.Invoke();
         }
 
         int InFlight() => groups.Values.Sum(g => g.Rows.Count);

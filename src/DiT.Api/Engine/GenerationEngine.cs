@@ -33,6 +33,8 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     readonly TaskCompletionSource _threadDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     volatile bool _closed; // the service is stopping: no new requests
     bool _disposed;
+    readonly ManualResetEventSlim _admissionsOpen = new(initialState: true);
+    int _admissionHolds;
     readonly Lock _swapLock = new();
     readonly List<PendingSwap> _swaps = [];
     Thread? _thread;
@@ -65,6 +67,46 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
 
     public bool IsReady => _pipeline is not null && !_closed && !_stopping.IsCancellationRequested;
     public ServedModel? Model => _pipeline?.Model;
+
+    /// <summary>Raised on the engine thread whenever a model starts serving (the first load and every swap).</summary>
+    public event Action<ServedModel>? ModelChanged;
+
+    /// <summary>Raised on the engine thread whenever requests have left the engine: after each batch (whole) or run of
+    /// rows (continuous), once its requests are answered and <see cref="Stats"/> is up to date, and after dropping
+    /// queued requests whose callers left.</summary>
+    public event Action? RequestsLeft;
+
+    /// <summary>Fires when the shutdown drain window is over: the running batch stops and what is left fails.</summary>
+    public CancellationToken DrainWindowEnded => _stopping.Token;
+
+    /// <summary>
+    /// Holds new work until the returned handle is disposed: no batch starts and no row joins one (rows in flight keep
+    /// stepping), while requests queue as usual. Lining several requests up under a hold and releasing them makes them
+    /// share their first step, whatever the machine's speed: what the tests use instead of waiting for a batch to fill.
+    /// </summary>
+    public IDisposable HoldAdmissions()
+    {
+        if (Interlocked.Increment(ref _admissionHolds) == 1) _admissionsOpen.Reset();
+        return new AdmissionHold(this);
+    }
+
+    sealed class AdmissionHold(GenerationEngine engine) : IDisposable
+    {
+        int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0 && Interlocked.Decrement(ref engine._admissionHolds) == 0)
+                engine._admissionsOpen.Set();
+        }
+    }
+
+    /// <summary>False while admissions are held and <paramref name="wait"/> passes (or the drain window ends).</summary>
+    bool AdmissionsOpen(TimeSpan wait)
+    {
+        try { return _admissionsOpen.Wait(wait, _stopping.Token); }
+        catch (OperationCanceledException) { return false; }
+    }
     int QueueDepth => _queue.Reader.Count + Volatile.Read(ref _deferredCount);
 
     public EngineStats Stats => new(QueueDepth, Volatile.Read(ref _running), Interlocked.Read(ref _images),
@@ -189,6 +231,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         }
         _disposed = true;
         _stopping.Dispose();
+        _admissionsOpen.Dispose();
     }
 
     // ---------------------------------------------------------------- the engine thread
@@ -201,6 +244,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
             var pipeline = _loader.Load();
             _pipeline = pipeline;
             var m = pipeline.Model;
+            ModelChanged?.Invoke(m);
             LogModelLoaded(m.Name, m.Source, m.Device, m.Dtype, m.Fingerprint, Stopwatch.GetElapsedTime(started).TotalSeconds);
             if (m.IsUntrainedDefault) LogUntrainedDefault(m.Name);
         }
@@ -245,6 +289,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
                 if (!ReferenceEquals(old, next)) old.Dispose();
                 LogModelSwapped(_pipeline.Model.Fingerprint);
                 swap.Done.TrySetResult();
+                ModelChanged?.Invoke(next.Model);
             }
             catch (Exception ex) { swap.Done.TrySetException(ex); }
         }
@@ -281,15 +326,17 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
 
     WorkItem? NextLive(TimeSpan wait)
     {
+        if (!AdmissionsOpen(wait)) return null;
         foreach (var item in TakeDeferred(_ => true, 1)) return item;
         while (true)
         {
             if (_queue.Reader.TryRead(out var item))
             {
                 if (!item.IsAbandoned) return item;
+                RequestsLeft?.Invoke();
                 continue;
             }
-            if (!WaitForQueue(wait)) return null;
+            if (!WaitForQueue(wait) || !AdmissionsOpen(wait)) return null;
         }
     }
 
@@ -297,14 +344,16 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     {
         var taken = new List<WorkItem>();
         var keep = new Queue<WorkItem>();
+        bool dropped = false;
         while (_deferred.TryDequeue(out var item))
         {
-            if (item.IsAbandoned) continue;
+            if (item.IsAbandoned) { dropped = true; continue; }
             if (taken.Count < max && match(item)) taken.Add(item);
             else keep.Enqueue(item);
         }
         foreach (var item in keep) _deferred.Enqueue(item);
         Volatile.Write(ref _deferredCount, _deferred.Count);
+        if (dropped) RequestsLeft?.Invoke();
         return taken;
     }
 
@@ -383,8 +432,9 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         }
         finally
         {
-            Interlocked.Exchange(ref _running, 0);
             Interlocked.Exchange(ref _liveTensors, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            Interlocked.Exchange(ref _running, 0); // last: a caller that sees 0 running sees this batch's counters
+            RequestsLeft?.Invoke();
         }
 
         void ReportProgress(int step, int total)

@@ -14,6 +14,9 @@ public sealed class CacheOptions
 
     [Range(typeof(TimeSpan), "00:00:01", "365.00:00:00")] public TimeSpan EntryLifetime { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>PNGs kept in this replica's memory, in front of Redis (least recently used dropped first).</summary>
+    [Range(1, 65_536)] public int MemoryLimitMb { get; set; } = 64;
+
     /// <summary>Redis connect/sync/async timeout: a slow or absent Redis must not hold requests up.</summary>
     [Range(50, 30_000)] public int RedisTimeoutMs { get; set; } = 500;
 

@@ -28,14 +28,17 @@ public sealed partial class PromotionFanOut(
     readonly SemaphoreSlim _applying = new(1, 1);
     readonly Lock _lock = new();
     Task<ConnectionMultiplexer>? _redis;
-    volatile bool _caughtUp;
+    readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     string? ConnectionString => string.IsNullOrWhiteSpace(_options.RedisConnectionString) ? cache.Value.RedisConnectionString : _options.RedisConnectionString;
     public bool IsEnabled => !string.IsNullOrWhiteSpace(ConnectionString);
 
     /// <summary>The latest promotion made before this replica started is served (or there was none, or Redis could not
     /// be asked: a Redis outage must not keep replicas from serving).</summary>
-    public bool CaughtUp => !IsEnabled || _caughtUp;
+    public bool CaughtUp => !IsEnabled || _caughtUp.Task.IsCompleted;
+
+    /// <summary>Completes when <see cref="CaughtUp"/> turns true.</summary>
+    public Task WhenCaughtUp => IsEnabled ? _caughtUp.Task : Task.CompletedTask;
     RedisChannel Channel => RedisChannel.Literal(_options.Channel);
     RedisKey LatestKey => _options.Channel + ":latest";
     string Folder => string.IsNullOrWhiteSpace(_options.Folder) ? Path.Combine(training.Value.JobsFolder, "promoted") : _options.Folder;
@@ -94,7 +97,7 @@ public sealed partial class PromotionFanOut(
                 }
                 catch (RedisException e)
                 {
-                    _caughtUp = true; // serve what we have; promotions arrive once subscribed
+                    _caughtUp.TrySetResult(); // serve what we have; promotions arrive once subscribed
                     LogSubscribeFailed(e, RetryDelay.TotalSeconds);
                     await Task.Delay(RetryDelay, stoppingToken);
                 }
@@ -106,7 +109,7 @@ public sealed partial class PromotionFanOut(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
         catch (Exception e) when (e is RedisException or TimeoutException) { LogSubscribeFailed(e, 0); }
-        finally { _caughtUp = true; }
+        finally { _caughtUp.TrySetResult(); }
     }
 
     async Task ApplyAsync(string json, CancellationToken ct)

@@ -45,10 +45,10 @@ public static class JobModels
     }
 
     /// <summary>Builds the starting model on the CPU (the trainer moves it).</summary>
-    public static DiTModel Create(JobSpec spec, IImageDataset data, int downsampleFactor, int latentChannels) => spec.Init switch
+    public static DiTModel Create(JobSpec spec, IImageDataset data, int downsampleFactor, int latentChannels, Generator generator) => spec.Init switch
     {
         FromCheckpoint => DiTCheckpoint.Load(spec.InitCheckpoint!),
         FromDefault => DefaultModel.Create(),
-        _ => new DiTModel(ConfigOf(spec, data.ClassNames.Count, downsampleFactor, latentChannels)),
+        _ => new DiTModel(ConfigOf(spec, data.ClassNames.Count, downsampleFactor, latentChannels), generator),
     };
 }

@@ -68,7 +68,7 @@ public sealed partial class TrainingJobRunner(
             var result = TrainingRun.Run(new TrainingRunRequest
             {
                 Data = data,
-                InitialModel = () => JobModels.Create(spec, data, autoencoder.DownsampleFactor, autoencoder.LatentChannels),
+                InitialModel = generator => JobModels.Create(spec, data, autoencoder.DownsampleFactor, autoencoder.LatentChannels, generator),
                 ResumeFrom = TrainingRun.LatestCheckpoint(store.FolderOf(id)),
                 Options = spec.Options,
                 OutputDirectory = store.FolderOf(id),

@@ -44,9 +44,9 @@ public sealed class TrainCommand : ICommand
         var preset = args.String("preset", "DiT-S/2")!;
         int f = autoencoder.DownsampleFactor;
 
-        DiTModel InitialModel() => init is not null
+        DiTModel InitialModel(Generator generator) => init is not null
             ? DiTCheckpoint.Load(init)
-            : new DiTModel(ShapeOverrides(DiTConfig.Preset(preset, options.ImageSize / f, data.ClassNames.Count, autoencoder.LatentChannels, args.Has("learn-sigma") ? args.String("learn-sigma") != "false" : null), args));
+            : new DiTModel(ShapeOverrides(DiTConfig.Preset(preset, options.ImageSize / f, data.ClassNames.Count, autoencoder.LatentChannels, args.Has("learn-sigma") ? args.String("learn-sigma") != "false" : null), args), generator);
 
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
