@@ -3,6 +3,8 @@ using static TorchSharp.torch;
 
 namespace DiT.Model.Tests;
 
+/// <summary>Some cases change libtorch's process-wide thread count, so this class runs alone (see <see cref="ProcessWideTorchState"/>).</summary>
+[Collection(nameof(ProcessWideTorchState))]
 public sealed class TanhGeluTests
 {
     static readonly TorchSharp.Modules.GELU Reference = nn.GELU(TorchSharp.Modules.GELU.Approximate.tanh);
