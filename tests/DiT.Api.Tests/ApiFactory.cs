@@ -70,8 +70,7 @@ public class ApiFactory : WebApplicationFactory<Program>
     /// <summary>Completes once the engine serves a model (with <paramref name="fingerprint"/>, when one is given).</summary>
     public Task WhenServingAsync(string? fingerprint)
     {
-        _ = Server; // starts the host
-        var engine = Services.GetRequiredService<GenerationEngine>();
+        var engine = Services.GetRequiredService<GenerationEngine>(); // starts the host
         var serving = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void Check(ServedModel? model)
         {

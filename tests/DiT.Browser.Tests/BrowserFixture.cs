@@ -27,7 +27,6 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     readonly ApiFactory _app = new ApiFactory()
         .With("Engine:DefaultSteps", "5")
-        .With("Engine:MaxBatchDelay", "00:00:00.020") // the grid's requests arrive together; single ones should not wait
         .With("Admin:ApiKey", AdminKey);
 
     IPlaywright? _playwright;
@@ -64,7 +63,7 @@ public sealed class BrowserFixture : IAsyncLifetime
             BaseURL = BaseUrl,
             ViewportSize = new ViewportSize { Width = 1100, Height = 900 },
         });
-        context.SetDefaultTimeout(15_000);
+        context.SetDefaultTimeout((float)Hang.Guard.TotalMilliseconds); // a hang guard: waits are for what must appear
         return await context.NewPageAsync();
     }
 
