@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using DiT.Api.Training;
 using DiT.Model.Checkpoints;
@@ -37,24 +36,23 @@ public sealed class ShutdownTrainingTests(TrainingData data) : IClassFixture<Tra
         using (var reloaded = DiTCheckpoint.Load(checkpoint))
             Assert.Equal(ApiFactory.TinyConfig.NumClasses, reloaded.Config.NumClasses);
 
+        var firstStep = FirstTrainingStep(second.Services.GetRequiredService<JobStore>(), id);
         Assert.Equal(HttpStatusCode.Accepted, (await again.PostAsync($"/admin/jobs/{id}/resume", null)).StatusCode);
-        long firstStep = FirstTrainingStepAfterResume(second.Services.GetRequiredService<JobStore>(), id);
-        Assert.InRange(firstStep, stoppedAt + 1, stoppedAt + 10); // from scratch it would be 1
+        Assert.Equal(stoppedAt + 1, await firstStep); // from scratch it would be 1
 
         await again.DeleteAsync($"/admin/jobs/{id}");
         await again.WaitForJobAsync(id, InState("cancelled"));
     }
 
-    /// <summary>Polls the in-process job record without pausing: a run restarted from step 0 would show its early steps.</summary>
-    static long FirstTrainingStepAfterResume(JobStore store, string id)
+    /// <summary>The step of the job's first training report from now on (every step is reported, in order).</summary>
+    static Task<long> FirstTrainingStep(JobStore store, string id)
     {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < Hang.Guard)
+        var first = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Seen(TrainingJob job)
         {
-            var job = store.Get(id)!;
-            if (job.State == JobState.Running && job.Phase == "training") return job.Step;
-            Thread.Yield();
+            if (job.Id == id && job.State == JobState.Running && job.Phase == "training") first.TrySetResult(job.Step);
         }
-        throw new TimeoutException($"job {id} did not start training again");
+        store.Changed += Seen;
+        return first.Task.WaitAsync(Hang.Guard).ContinueWith(t => { store.Changed -= Seen; return t; }).Unwrap();
     }
 }

@@ -54,6 +54,9 @@ public sealed class JobStore
         return job;
     }
 
+    /// <summary>Raised with every new state of a job, in order, inside the update (handlers must be quick).</summary>
+    public event Action<TrainingJob>? Changed;
+
     /// <summary>Applies <paramref name="change"/> atomically (with respect to other updates) and persists the result.</summary>
     public TrainingJob Update(string id, Func<TrainingJob, TrainingJob> change, bool progressOnly = false)
     {
@@ -62,6 +65,7 @@ public sealed class JobStore
             var job = change(_jobs[id]);
             _jobs[id] = job;
             if (!progressOnly || DateTime.UtcNow - _written.GetValueOrDefault(id) >= ProgressWriteInterval) Write(job);
+            Changed?.Invoke(job);
             return job;
         }
     }
