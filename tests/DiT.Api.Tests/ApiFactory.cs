@@ -3,8 +3,10 @@ using DiT.Api.Engine;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace DiT.Api.Tests;
 
@@ -34,18 +36,32 @@ public class ApiFactory : WebApplicationFactory<Program>
         ["Admin:ApiKey"] = "",
     };
 
+    readonly List<Action<IServiceCollection>> _services = [];
+
     public ApiFactory With(string key, string? value)
     {
         _settings[key] = value;
         return this;
     }
 
+    /// <summary>Changes the service's registrations after its own (to replace a service, or add a startup filter).</summary>
+    public ApiFactory WithServices(Action<IServiceCollection> configure)
+    {
+        _services.Add(configure);
+        return this;
+    }
+
     public IImageGenerator Engine => Services.GetRequiredService<IImageGenerator>();
+
+    /// <summary>Every log entry of this service.</summary>
+    public CapturedLogs Logs { get; } = new();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        builder.ConfigureLogging(logging => logging.AddProvider(Logs));
+        builder.ConfigureTestServices(services => _services.ForEach(configure => configure(services)));
     }
 
     /// <summary>A client for a service whose model is loaded (the engine loads it on its own thread at start).</summary>

@@ -1,7 +1,8 @@
 using DiT.Api.Admin;
 using DiT.Api.Engine;
-using DiT.Api.Generate;
+using DiT.Api.OpenApi;
 using DiT.Api.Promotions;
+using DiT.Api.Requests;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Training;
@@ -45,7 +46,7 @@ public static class TrainingApi
                 `init` (served | checkpoint | scratch), `checkpoint`, `preset` (scratch), `imageChannels`, `steps`, `batchSize`,
                 `learningRate`, `emaDecay`, `checkpointEvery`, `imageSize`, `seed`. Jobs run one at a time; a full queue answers 503.
                 """)
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .DocumentJsonBody<FinetuneBody>().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapGet("/jobs", ListJobs).WithName("ListTrainingJobs").WithSummary("All fine-tuning jobs, newest first");
         admin.MapGet("/jobs/{id}", GetJob).WithName("GetTrainingJob").WithSummary("State, step, loss, steps/s, ETA and latest checkpoint of a job");
         admin.MapDelete("/jobs/{id}", CancelJob).WithName("CancelTrainingJob").WithSummary("Cancel a job (a running job saves a checkpoint first)");
@@ -58,10 +59,12 @@ public static class TrainingApi
     static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> StartFinetune(
         HttpContext http, FinetuneValidator validator, IImageGenerator engine, JobStore store, TrainingJobRunner runner, CancellationToken ct)
     {
+        const string invalid = "Invalid fine-tuning request";
+        var (body, unreadable) = await JsonBody.ReadAsync<FinetuneBody>(http.Request, invalid, ct);
+        if (unreadable is not null) return unreadable;
         var errors = new Dictionary<string, string[]>();
-        var body = await JsonBody.ReadAsync<FinetuneBody>(http.Request, errors, ct);
-        var spec = body is null ? null : validator.Validate(body, engine.Model, errors);
-        if (spec is null) return TypedResults.ValidationProblem(errors, title: "Invalid fine-tuning request");
+        var spec = validator.Validate(body!, engine.Model, errors);
+        if (spec is null) return TypedResults.ValidationProblem(errors, title: invalid);
         var job = store.Add(spec);
         if (!runner.TryEnqueue(job.Id))
         {
