@@ -1,6 +1,7 @@
 using DiT.Api.Admin;
 using DiT.Api.Engine;
 using DiT.Api.OpenApi;
+using DiT.Api.Problems;
 using DiT.Api.Promotions;
 using DiT.Api.Requests;
 using DiT.Model;
@@ -105,18 +106,23 @@ public static class TrainingApi
         string id, JobStore store, GenerationEngine engine, ServedWeights served, PromotionFanOut fanOut, CancellationToken ct)
     {
         if (store.Get(id) is not { } job) return NotFound(id);
-        if (job.LatestCheckpoint is not { } checkpoint || !File.Exists(checkpoint))
+        if (job.LatestCheckpoint is not { } latest || !File.Exists(latest))
             return Conflict($"Job {id} has no checkpoint yet; wait for its first checkpoint (every {job.Spec.Options.CheckpointEvery} steps) or its end.");
+        if (store.Confine(latest) is not { } checkpoint)
+            return TypedResults.Problem(title: "Checkpoint outside the jobs folder", statusCode: StatusCodes.Status400BadRequest,
+                detail: $"The latest checkpoint of job {id} is a symbolic link that leads out of the jobs folder; it is not loaded.");
         DiTModel model;
         string fingerprint;
+        long step;
         try
         {
             model = DiTCheckpoint.Load(checkpoint); // the EMA weights of a training checkpoint
             fingerprint = PipelineLoader.FileFingerprint(checkpoint);
+            step = TrainingCheckpointStep(checkpoint);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or CheckpointMismatchException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or CheckpointMismatchException)
         {
-            return Conflict($"The checkpoint of job {id} cannot be loaded: {e.Message}");
+            return Conflict($"The checkpoint of job {id} cannot be loaded: {ErrorText.WithoutPath(e, checkpoint)}");
         }
         try
         {
@@ -130,7 +136,7 @@ public static class TrainingApi
         var promotion = new ServedWeights.Promotion(checkpoint, fingerprint, id);
         served.Record(promotion);
         await fanOut.PublishAsync(promotion, ct); // the other replicas swap too (when a shared Redis is configured)
-        return TypedResults.Ok(new PromotionView(id, checkpoint, fingerprint, TrainingCheckpointStep(checkpoint)));
+        return TypedResults.Ok(new PromotionView(id, checkpoint, fingerprint, step));
     }
 
     static long TrainingCheckpointStep(string path) =>
