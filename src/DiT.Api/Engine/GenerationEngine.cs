@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using DiT.Api.Options;
+using DiT.Api.Startup;
 using DiT.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -64,6 +65,9 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         : shutdownTimeout - TimeSpan.FromTicks(Math.Min(shutdownTimeout.Ticks / 10, TimeSpan.FromSeconds(5).Ticks));
 
     public bool IsReady => _pipeline is not null && !_closed && !_stopping.IsCancellationRequested;
+
+    /// <summary>Why the model could not be loaded at start (the service then stops), or null.</summary>
+    public Exception? LoadFailure { get; private set; }
     public ServedModel? Model => _pipeline?.Model;
     int QueueDepth => _queue.Reader.Count + Volatile.Read(ref _deferredCount);
 
@@ -206,9 +210,12 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         }
         catch (Exception ex)
         {
-            LogLoadFailed(ex);
+            LoadFailure = ex;
+            LogLoadFailed(DebugSwitch.IsOn ? ex : null, StartupFailure.Describe(ex));
             _threadDone.TrySetResult();
-            _lifetime.StopApplication();
+            // Stopping while the host still starts would fail the start with a logged stack trace: stop once it has started
+            // (at once if it already has). The process then exits with StartupFailure's code and line.
+            _lifetime.ApplicationStarted.Register(_lifetime.StopApplication);
             return;
         }
 
@@ -417,8 +424,8 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Serving the UNTRAINED built-in default model {Name} (no Model:CheckpointPath configured): images are noise-like")]
     partial void LogUntrainedDefault(string name);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Loading the model failed; the service stops")]
-    partial void LogLoadFailed(Exception ex);
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Loading the model failed; the service stops: {Reason}")]
+    partial void LogLoadFailed(Exception? ex, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: no new requests; draining {Count} queued or running for at most {Seconds:F1} s")]
     partial void LogDraining(int count, double seconds);
