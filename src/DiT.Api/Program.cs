@@ -10,6 +10,7 @@ using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
 using DiT.Api.Promotions;
+using DiT.Api.Security;
 using DiT.Api.Shutdown;
 using DiT.Api.Startup;
 using DiT.Api.Telemetry;
@@ -20,6 +21,7 @@ try
     var builder = WebApplication.CreateBuilder(args).AddStartupFailureReport();
 
     builder.Services.AddProblems();
+    builder.Services.AddSecurity();
     builder.Services.AddInFlightRequests(); // before the engine: stops after it, once the answers are written
     builder.Services.AddDiTTelemetry(builder.Configuration);
     builder.Services.AddInferenceEngine();
@@ -29,11 +31,12 @@ try
     builder.Services.AddTrainingJobs(builder.Configuration);
     builder.Services.AddPromotionFanOut();
     builder.Services.AddHealth();
-    builder.Services.AddSwagger();
+    builder.Services.AddSwagger(builder.Configuration);
     builder.Services.AddPlayground();
 
     var app = builder.Build();
 
+    app.UseSecurityHeaders();
     app.UseInFlightRequests();
     app.UseProblems();
     app.UseRequestTimeouts();

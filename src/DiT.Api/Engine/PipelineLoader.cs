@@ -55,7 +55,7 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
         {
             var vaePath = Path.GetFullPath(options.VaePath);
             autoencoder = SettingException.Wrap("Model:VaePath", vaePath, () => AutoencoderKL.Load(vaePath, device, dtype));
-            autoencoderName = $"AutoencoderKL {vaePath}";
+            autoencoderName = $"AutoencoderKL {ServedModel.FileNameOf(vaePath)}";
             fingerprint = $"{fingerprint}-{PathFingerprint(vaePath)[..8]}";
         }
         if (autoencoder.LatentChannels != model.Config.InChannels)
