@@ -41,6 +41,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     volatile IBatchPipeline? _pipeline;
     int _deferredCount, _running;
     long _images, _batches, _cancelled, _rejected, _liveTensors;
+    long _modelTensors; // engine thread only: its live-tensor count that belongs to the served model, not to requests
 
     public GenerationEngine(IPipelineLoader loader, IOptions<EngineOptions> options, DiTTelemetry telemetry,
         ILogger<GenerationEngine> log, IHostApplicationLifetime lifetime, IOptions<HostOptions> host)
@@ -203,6 +204,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         {
             var started = Stopwatch.GetTimestamp();
             var pipeline = _loader.Load();
+            _modelTensors = LiveTensorsOfThisThread;
             _pipeline = pipeline;
             var m = pipeline.Model;
             LogModelLoaded(m.Name, m.Source, m.Device, m.Dtype, m.Fingerprint, Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -246,10 +248,15 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
             if (swap.Done.Task.IsCompleted) continue;
             try
             {
+                long before = LiveTensorsOfThisThread;
                 var old = _pipeline!;
                 var next = swap.Swap(old);
                 _pipeline = next;
                 if (!ReferenceEquals(old, next)) old.Dispose();
+                // The new model's tensors were made on another thread and the old one's are disposed here: this thread's
+                // count moves by what the swap did, which is no leak. Without this it went negative after promotions.
+                _modelTensors += LiveTensorsOfThisThread - before;
+                RecordLiveTensors();
                 LogModelSwapped(_pipeline.Model.Fingerprint);
                 swap.Done.TrySetResult();
             }
@@ -391,7 +398,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         finally
         {
             Interlocked.Exchange(ref _running, 0);
-            Interlocked.Exchange(ref _liveTensors, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            RecordLiveTensors();
         }
 
         void ReportProgress(int step, int total)
@@ -400,6 +407,11 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
                 if (!item.IsAbandoned) item.Progress?.Report(new SamplingProgress(step, total));
         }
     }
+
+    static long LiveTensorsOfThisThread => TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+    /// <summary>EngineStats.LiveTensors: tensors the engine thread holds beyond the served model (0 unless something leaks).</summary>
+    void RecordLiveTensors() => Interlocked.Exchange(ref _liveTensors, LiveTensorsOfThisThread - _modelTensors);
 
     void RecordQueueWait(WorkItem item, long batchStart)
     {
