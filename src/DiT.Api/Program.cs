@@ -10,41 +10,52 @@ using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
 using DiT.Api.Promotions;
+using DiT.Api.Security;
 using DiT.Api.Shutdown;
+using DiT.Api.Startup;
 using DiT.Api.Telemetry;
 using DiT.Api.Training;
 
-var builder = WebApplication.CreateBuilder(args);
+try
+{
+    var builder = WebApplication.CreateBuilder(args).AddStartupFailureReport();
 
-builder.Services.AddProblems();
-builder.Services.AddInFlightRequests(); // before the engine: stops after it, once the answers are written
-builder.Services.AddDiTTelemetry(builder.Configuration);
-builder.Services.AddInferenceEngine();
-builder.Services.AddImageCache(builder.Configuration);
-builder.Services.AddGenerateTimeout();
-builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
-builder.Services.AddTrainingJobs(builder.Configuration);
-builder.Services.AddPromotionFanOut();
-builder.Services.AddHealth();
-builder.Services.AddSwagger();
-builder.Services.AddPlayground();
+    builder.Services.AddProblems();
+    builder.Services.AddSecurity();
+    builder.Services.AddInFlightRequests(); // before the engine: stops after it, once the answers are written
+    builder.Services.AddDiTTelemetry(builder.Configuration);
+    builder.Services.AddInferenceEngine();
+    builder.Services.AddImageCache(builder.Configuration);
+    builder.Services.AddGenerateTimeout();
+    builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
+    builder.Services.AddTrainingJobs(builder.Configuration);
+    builder.Services.AddPromotionFanOut();
+    builder.Services.AddHealth();
+    builder.Services.AddSwagger(builder.Configuration);
+    builder.Services.AddPlayground();
 
-var app = builder.Build();
+    var app = builder.Build();
 
-app.UseInFlightRequests();
-app.UseProblems();
-app.UseRequestTimeouts();
-app.MapSwagger();
-app.MapPlayground();
-app.MapHealthApi();
-app.MapDiTTelemetry();
-app.MapGenerateApi();
-app.MapClassesApi();
-app.MapModelApi();
-app.MapAdminApi();
-app.MapTrainingApi(app.Configuration);
+    app.UseSecurityHeaders();
+    app.UseInFlightRequests();
+    app.UseProblems();
+    app.UseRequestTimeouts();
+    app.MapSwagger();
+    app.MapPlayground();
+    app.MapHealthApi();
+    app.MapDiTTelemetry();
+    app.MapGenerateApi();
+    app.MapClassesApi();
+    app.MapModelApi();
+    app.MapAdminApi();
+    app.MapTrainingApi(app.Configuration);
 
-app.Run();
+    return await app.RunServiceAsync();
+}
+catch (Exception e) when (StartupFailure.IsOwnProcess) // under WebApplicationFactory the exception is the test host's
+{
+    return StartupFailure.Report(e);
+}
 
 /// <summary>Entry point, visible to WebApplicationFactory in the tests.</summary>
 public partial class Program;

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using DiT.Model.Checkpoints;
+using DiT.Model.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -110,7 +111,11 @@ public sealed partial class AutoencoderKL
         metadata.TryGetValue("config", out var json);
         if (json is not null && (metadataFirst || configPath is null))
             return AutoencoderKLConfig.FromJson(json, $"{weightsPath} (config metadata)");
-        if (configPath is not null) return AutoencoderKLConfig.FromJson(File.ReadAllText(configPath), configPath);
+        if (configPath is not null)
+        {
+            using var reader = new StreamReader(RegularFile.OpenRead(configPath));
+            return AutoencoderKLConfig.FromJson(reader.ReadToEnd(), configPath);
+        }
         throw new InvalidDataException(
             $"{weightsPath} has no architecture config: put the diffusers {ConfigFile} beside it or store it as the file's \"config\" metadata.");
     }

@@ -131,7 +131,7 @@ public sealed record DiTConfig(
         JsonObject node;
         try { node = JsonNode.Parse(json)?.AsObject() ?? throw new FormatException("empty"); }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
-        { throw new FormatException($"A DiT config must be a JSON object with input_size, patch_size, ...; got '{json}' ({e.Message})."); }
+        { throw new FormatException("A DiT config must be a JSON object with input_size, patch_size, ...", e); }
         return FromJson(node);
     }
 

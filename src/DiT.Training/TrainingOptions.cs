@@ -28,6 +28,7 @@ public sealed record TrainingOptions
         Check(EmaDecay is >= 0 and < 1, "emaDecay", $"emaDecay must be in [0, 1); got {EmaDecay}.");
         Check(CheckpointEvery is > 0 and <= MaxSteps, "checkpointEvery", $"checkpointEvery must be between 1 and {MaxSteps:N0} steps; got {CheckpointEvery}.");
         Check(ImageSize is > 0 and <= MaxImageSize, "imageSize", $"imageSize must be between 1 and {MaxImageSize} pixels; got {ImageSize}.");
+        Check(Seed >= 0, "seed", $"seed must be 0 or more; got {Seed}.");
         return errors;
     }
 }

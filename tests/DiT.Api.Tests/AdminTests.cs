@@ -14,6 +14,22 @@ public sealed class AdminTests
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/admin/engine")).StatusCode);
     }
 
+    /// <summary>Finding 7: without a key /admin does not exist for any method (routing answered 405 to a PUT on a GET endpoint).</summary>
+    [Theory]
+    [InlineData("PUT", "/admin/engine")]
+    [InlineData("HEAD", "/admin/engine")]
+    [InlineData("OPTIONS", "/admin/engine")]
+    [InlineData("DELETE", "/admin/engine")]
+    [InlineData("POST", "/admin/finetune")]
+    [InlineData("PATCH", "/admin/jobs/x")]
+    [InlineData("GET", "/admin")]
+    public async Task AdminWithoutConfiguredKeyIsNotFoundForAnyMethod(string method, string path)
+    {
+        using var factory = new ApiFactory();
+        var response = await factory.CreateClient().SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("wrong-key")]

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace DiT.Api.Tests;
 
@@ -36,9 +37,18 @@ public class ApiFactory : WebApplicationFactory<Program>
         ["Admin:ApiKey"] = "",
     };
 
+    readonly List<Action<IServiceCollection>> _services = [];
+
     public ApiFactory With(string key, string? value)
     {
         _settings[key] = value;
+        return this;
+    }
+
+    /// <summary>Changes the service's registrations after its own (to replace a service, or add a startup filter).</summary>
+    public ApiFactory WithServices(Action<IServiceCollection> configure)
+    {
+        _services.Add(configure);
         return this;
     }
 
@@ -46,14 +56,19 @@ public class ApiFactory : WebApplicationFactory<Program>
 
     public EngineProbe Probe => Services.GetRequiredService<EngineProbe>();
 
+    /// <summary>Every log entry of this service.</summary>
+    public CapturedLogs Logs { get; } = new();
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        builder.ConfigureLogging(logging => logging.AddProvider(Logs));
         builder.ConfigureTestServices(services =>
         {
             services.AddSingleton<EngineProbe>();
             services.AddSingleton<IImageGenerator>(sp => sp.GetRequiredService<EngineProbe>());
+            _services.ForEach(configure => configure(services));
         });
     }
 

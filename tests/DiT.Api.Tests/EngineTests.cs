@@ -76,6 +76,26 @@ public sealed class EngineTests
         Assert.Equal(live, factory.Engine.Stats.LiveTensors);
     }
 
+    /// <summary>Finding 8: models loaded on another thread and disposed on the engine's made the count go negative
+    /// (-7,413 after promotions); the stat counts only what the engine's own work leaves behind.</summary>
+    [Fact]
+    public async Task LiveTensorsStayFlatAndNonNegativeAcrossModelSwaps()
+    {
+        using var factory = new ApiFactory();
+        var client = await factory.ReadyClientAsync();
+        var engine = factory.Services.GetRequiredService<GenerationEngine>();
+        await client.GenerateAsync(new { classId = 0, steps = 2, seed = 1 });
+        var live = factory.Engine.Stats.LiveTensors;
+
+        for (int i = 0; i < 3; i++) // each model is made on this thread; the engine disposes the one it replaces
+            await engine.SwapModelAsync(DefaultModel.RandomWeights(ApiFactory.TinyConfig, seed: (ulong)(20 + i)), $"swapped-{i}");
+        Assert.Equal(live, factory.Engine.Stats.LiveTensors);
+        await client.GenerateAsync(new { classId = 1, steps = 2, seed = 2 });
+
+        Assert.True(live >= 0, $"live tensors {live}");
+        Assert.Equal(live, factory.Engine.Stats.LiveTensors);
+    }
+
     [Fact]
     public async Task ABatchInFlightFinishesOnTheOldWeightsWhenAModelIsSwappedIn()
     {

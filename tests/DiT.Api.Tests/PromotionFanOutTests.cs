@@ -16,8 +16,10 @@ public sealed class PromotionFanOutTests(TrainingData data) : IClassFixture<Trai
 
     readonly string _channel = "dit:test-promotions:" + Guid.NewGuid().ToString("N")[..8]; // no crosstalk between runs
 
+    /// <summary>A replica on the shared Redis channel and the shared promotions folder (each has its own jobs folder).</summary>
     ApiFactory Replica(ApiFactory factory) =>
-        factory.With("Promotions:RedisConnectionString", TestRedis).With("Promotions:Channel", _channel);
+        factory.With("Promotions:RedisConnectionString", TestRedis).With("Promotions:Channel", _channel)
+            .With("Promotions:Folder", Path.Combine(data.Root, "promoted-" + _channel.Split(':')[^1]));
 
     ApiFactory ServingReplica() => Replica(data.Factory()).With("Training:Enabled", "false");
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using DiT.Testing;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -9,7 +10,9 @@ namespace DiT.Api.Tests;
 /// <summary>
 /// A data root with generated image folders for fine-tuning tests: "good" (4 classes of 8x8 RGB PNGs, matching
 /// <see cref="ApiFactory.TinyConfig"/>), "three" (3 classes), "empty" (a class without images), "broken" (an unreadable
-/// PNG), "escape" (a symlink to a folder outside the root), plus a jobs folder. Deleted on dispose.
+/// PNG), "escape" (a symlink to a folder outside the root), "classlink" and "imagelink" (a class folder and an image
+/// linked out of the root), "fifo" (a named pipe among the images), "checkpoints" (every malformed safetensors shape of
+/// <see cref="CraftedFiles.MalformedSafetensors"/> and a FIFO), plus a jobs folder. Deleted on dispose.
 /// </summary>
 public sealed class TrainingData : IDisposable
 {
@@ -26,6 +29,15 @@ public sealed class TrainingData : IDisposable
         File.WriteAllText(Path.Combine(Data, "broken", "c1", "bad.png"), "not a png");
         WriteClasses(Path.Combine(Root, "outside"), 4);
         Directory.CreateSymbolicLink(Path.Combine(Data, "escape"), Path.Combine(Root, "outside"));
+        WriteClasses(Path.Combine(Data, "classlink"), 3);
+        Directory.CreateSymbolicLink(Path.Combine(Data, "classlink", "c3"), Path.Combine(Root, "outside", "c3"));
+        WriteClasses(Path.Combine(Data, "imagelink"), 4);
+        File.CreateSymbolicLink(Path.Combine(Data, "imagelink", "c0", "stolen.png"), Path.Combine(Root, "outside", "c0", "0.png"));
+        WriteClasses(Path.Combine(Data, "fifo"), 4);
+        CraftedFiles.Fifo(Path.Combine(Data, "fifo", "c1", "pipe.png"));
+        Directory.CreateDirectory(Checkpoints);
+        foreach (var (kind, bytes) in CraftedFiles.MalformedSafetensors) File.WriteAllBytes(CheckpointOf(kind), bytes);
+        CraftedFiles.Fifo(CheckpointOf("fifo"));
         _shared = new Lazy<ApiFactory>(() => Factory());
     }
 
@@ -36,6 +48,8 @@ public sealed class TrainingData : IDisposable
     public string Root { get; }
     public string Data { get; }
     public string Good => Path.Combine(Data, "good");
+    public string Checkpoints => Path.Combine(Data, "checkpoints");
+    public string CheckpointOf(string kind) => Path.Combine(Checkpoints, kind.Replace(' ', '-') + ".safetensors");
 
     /// <summary>An API factory serving the tiny model, with admin on and this data root; each factory gets its own jobs folder unless given one.</summary>
     public ApiFactory Factory(string? jobsFolder = null) => new ApiFactory()

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using DiT.Testing;
 
 namespace DiT.Api.Tests;
 
@@ -34,7 +36,17 @@ public sealed class TrainingValidationTests(TrainingData data) : IClassFixture<T
         { """{"data": "{data}/good", "init": "checkpoint", "checkpoint": "{data}/good/c0/0.png"}""", "checkpoint" },
         { """{"data": "{data}/good", "init": "checkpoint", "checkpoint": "/etc/passwd"}""", "checkpoint" },
         { """{"data": "{data}/good", "steps": "many"}""", "steps" },
+        // issue 20: links out of the roots below the top folder, FIFOs, NUL bytes, negative seeds
+        { """{"data": "{data}/classlink"}""", "data" },
+        { """{"data": "{data}/imagelink"}""", "data" },
+        { """{"data": "{data}/fifo"}""", "data" },
+        { """{"data": "{data}/good\u0000/../good"}""", "data" },
+        { """{"data": "{data}/good", "init": "checkpoint", "checkpoint": "{data}/checkpoints/x\u0000"}""", "checkpoint" },
+        { """{"data": "{data}/good", "init": "checkpoint", "checkpoint": "{data}/checkpoints/fifo.safetensors"}""", "checkpoint" },
+        { """{"data": "{data}/good", "seed": -1}""", "seed" },
     };
+
+    public static TheoryData<string> MalformedCheckpoints => [.. CraftedFiles.MalformedSafetensors.Keys];
 
     [Theory]
     [MemberData(nameof(BadRequests))]
@@ -48,5 +60,18 @@ public sealed class TrainingValidationTests(TrainingData data) : IClassFixture<T
         var errors = JsonNode.Parse(text)!["errors"]!.AsObject();
         Assert.True(errors.ContainsKey(field), $"expected an error for '{field}': {text}");
         Assert.Equal("[]", await client.GetStringAsync("/admin/jobs"));
+    }
+
+    [Theory]
+    [MemberData(nameof(MalformedCheckpoints))]
+    public async Task AMalformedCheckpointIsAValidationProblemThatQuotesNothingOfIt(string kind)
+    {
+        var client = await TrainingData.AdminClientAsync(Factory);
+        var response = await client.PostAsJsonAsync("/admin/finetune", new { data = _data.Good, init = "checkpoint", checkpoint = _data.CheckpointOf(kind) });
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, text);
+        Assert.Contains(_data.CheckpointOf(kind), JsonNode.Parse(text)!["errors"]!["checkpoint"]![0]!.GetValue<string>());
+        Assert.DoesNotContain("root:x", text);
     }
 }

@@ -17,6 +17,10 @@ public sealed class ValidationTests(ApiFactory factory) : IClassFixture<ApiFacto
     [InlineData("""{"classId": 1, "steps": 5000}""", "steps", "between 1 and 1000")]
     [InlineData("""{"classId": 1, "sampler": "euler"}""", "sampler", "ddpm, ddim, dpmpp-2m")]
     [InlineData("""{"classId": 1, "seed": -3}""", "seed", "between 0")]
+    [InlineData("""{"classId": 1, "seed": -1}""", "seed", "between 0")]
+    [InlineData("""{"classId": 1, "classId": 2}""", "classId", "more than once")]
+    [InlineData("""{"classId": 1, "ClassId": 2}""", "classId", "'ClassId' name the same field")]
+    [InlineData("""{"steps": 2, "classId": 1, "STEPS": 3}""", "steps", "case-insensitive")]
     [InlineData("""{"classId": "one"}""", "classId", "an integer")]
     [InlineData("""{"classId": 1, "guidanceScale": "high"}""", "guidanceScale", "a number")]
     [InlineData("""{"classId": 1, "colour": "red"}""", "colour", "allowed classId, className")]
@@ -39,16 +43,40 @@ public sealed class ValidationTests(ApiFactory factory) : IClassFixture<ApiFacto
     }
 
     [Fact]
-    public async Task GenerateWithOversizedBodyReturnsValidationProblem()
+    public async Task GenerateWithOversizedBodyReturns413()
     {
         var client = await factory.ReadyClientAsync();
         var response = await client.PostRawAsync($$"""{"classId": 1, "className": "{{new string('x', 20_000)}}"}""");
-        await AssertValidationProblem(response, "body", "larger than");
+        await AssertValidationProblem(response, "body", "larger than", HttpStatusCode.RequestEntityTooLarge);
     }
 
-    static async Task AssertValidationProblem(HttpResponseMessage response, string field, string allowed)
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task GenerateWithACompressedBodyReturns415(string encoding)
     {
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var client = await factory.ReadyClientAsync();
+        var content = new StringContent("""{"classId": 1}""", System.Text.Encoding.UTF8, "application/json");
+        content.Headers.ContentEncoding.Add(encoding);
+        var response = await client.PostAsync("/generate", content);
+        await AssertValidationProblem(response, "body", "Content-Encoding", HttpStatusCode.UnsupportedMediaType);
+    }
+
+    [Theory]
+    [InlineData("utf-16")]
+    [InlineData("iso-8859-1")]
+    public async Task GenerateWithACharsetOtherThanUtf8Returns415(string charset)
+    {
+        var client = await factory.ReadyClientAsync();
+        var content = new ByteArrayContent(System.Text.Encoding.GetEncoding(charset).GetBytes("""{"classId": 1}"""));
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse($"application/json; charset={charset}");
+        var response = await client.PostAsync("/generate", content);
+        await AssertValidationProblem(response, "body", "UTF-8", HttpStatusCode.UnsupportedMediaType);
+    }
+
+    static async Task AssertValidationProblem(HttpResponseMessage response, string field, string allowed, HttpStatusCode status = HttpStatusCode.BadRequest)
+    {
+        Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var errors = problem.RootElement.GetProperty("errors");

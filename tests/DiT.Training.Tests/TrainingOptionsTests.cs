@@ -16,6 +16,7 @@ public class TrainingOptionsTests
     [InlineData("batchSize", 100000.0)]
     [InlineData("checkpointEvery", 0.0)]
     [InlineData("imageSize", -8.0)]
+    [InlineData("seed", -1.0)]
     public void AbsurdValueIsReportedUnderItsFieldName(string field, double value)
     {
         var options = field switch
@@ -25,6 +26,7 @@ public class TrainingOptionsTests
             "steps" => new TrainingOptions { Steps = (int)Math.Min(value, int.MaxValue) },
             "batchSize" => new TrainingOptions { BatchSize = (int)value },
             "checkpointEvery" => new TrainingOptions { CheckpointEvery = (int)value },
+            "seed" => new TrainingOptions { Seed = (long)value },
             _ => new TrainingOptions { ImageSize = (int)value },
         };
         var errors = options.Validate();

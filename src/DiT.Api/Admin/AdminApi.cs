@@ -1,5 +1,6 @@
 using DiT.Api.Engine;
 using DiT.Api.Options;
+using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Admin;
 
@@ -16,6 +17,10 @@ public static class AdminApi
         admin.MapGet("/engine", GetEngineStats).WithName("GetEngineStats")
             .WithSummary("Engine queue and batch counters")
             .WithDescription($"Needs the {AdminOptions.ApiKeyHeader} header; 404 when Admin:ApiKey is not configured.");
+        // Without a key /admin does not exist for any method: routing would answer 405 (naming the allowed methods) to
+        // a PUT on a GET endpoint before the key filter runs. This catch-all wins wherever no endpoint takes the method.
+        if (!app.ServiceProvider.GetRequiredService<IOptions<AdminOptions>>().Value.Enabled)
+            app.Map("/admin/{**rest}", () => TypedResults.NotFound()).ExcludeFromDescription();
         return app;
     }
 

@@ -8,7 +8,7 @@ namespace DiT.Api.Caching;
 public static class CachingExtensions
 {
     /// <summary>This replica's memory, and behind it Redis when Cache:RedisConnectionString is set (short timeouts, no
-    /// abort on connect failure, commands fail after one timeout while disconnected).</summary>
+    /// abort on connect failure, commands fail at once while disconnected).</summary>
     public static IServiceCollection AddImageCache(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -27,6 +27,7 @@ public static class CachingExtensions
                 config.SyncTimeout = options.RedisTimeoutMs;
                 config.AsyncTimeout = options.RedisTimeoutMs;
                 config.ConnectRetry = 1;
+                config.BacklogPolicy = BacklogPolicy.FailFast; // while disconnected, fail at once rather than queue until the timeout
                 redis.ConfigurationOptions = config;
                 redis.InstanceName = "";
             });

@@ -8,13 +8,16 @@ using Microsoft.Extensions.Options;
 namespace DiT.Api.Caching;
 
 /// <summary>
-/// The shared image store behind <see cref="LocalFirstImageCache"/>: IDistributedCache (Redis). Owns the key scheme. A failing
-/// backend is bypassed for Cache:FailureBackoff so an absent Redis costs one timeout, not one per request.
+/// The shared image store behind <see cref="LocalFirstImageCache"/>: IDistributedCache (Redis). Owns the key scheme. A
+/// failing backend is bypassed for Cache:FailureBackoff so an absent Redis costs one timeout, not one per request, and
+/// every call has its own deadline of Cache:RedisTimeoutMs: StackExchange.Redis notices its own timeouts only on a 1 s
+/// heartbeat, so a 500 ms timeout used to cost the probing request about twice that.
 /// </summary>
 public sealed partial class DistributedImageCache(IDistributedCache cache, IOptions<CacheOptions> options,
     DiTTelemetry telemetry, ILogger<DistributedImageCache> log) : IImageCache
 {
     readonly CacheOptions _options = options.Value;
+    readonly TimeSpan _deadline = TimeSpan.FromMilliseconds(options.Value.RedisTimeoutMs);
     long _bypassUntil; // Stopwatch timestamp
     static readonly KeyValuePair<string, object?> Layer = new("layer", "redis");
 
@@ -34,7 +37,7 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
         if (!Usable()) return null;
         try
         {
-            var png = await cache.GetAsync(KeyOf(key), ct);
+            var png = await WithDeadline(cache.GetAsync(KeyOf(key), ct), ct);
             telemetry.CacheLookups.Add(1, new KeyValuePair<string, object?>("result", png is null ? "miss" : "hit"), Layer);
             return png;
         }
@@ -51,13 +54,25 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
         if (!Usable()) return;
         try
         {
-            await cache.SetAsync(KeyOf(key), png,
-                new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = _options.EntryLifetime }, ct);
+            await WithDeadline(cache.SetAsync(KeyOf(key), png,
+                new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = _options.EntryLifetime }, ct), ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             Bypass(ex);
         }
+    }
+
+    /// <summary>The call, or a TimeoutException once the deadline has passed.</summary>
+    Task<T> WithDeadline<T>(Task<T> call, CancellationToken ct) => Observed(call).WaitAsync(_deadline, ct);
+
+    Task WithDeadline(Task call, CancellationToken ct) => Observed(call).WaitAsync(_deadline, ct);
+
+    /// <summary>A call left behind by its deadline may fail later: observe that, so it is no unobserved task exception.</summary>
+    static TTask Observed<TTask>(TTask call) where TTask : Task
+    {
+        call.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        return call;
     }
 
     bool Usable() => _options.Enabled && Stopwatch.GetTimestamp() >= Interlocked.Read(ref _bypassUntil);

@@ -1,3 +1,5 @@
+using DiT.Model.IO;
+
 namespace DiT.Api.Classes;
 
 /// <summary>A class id with its names; the first name is the display name, the rest are synonyms.</summary>
@@ -37,6 +39,7 @@ public sealed class ClassCatalog
     public static ClassCatalog ReadFile(string path, int expectedCount)
     {
         var entries = new List<ClassEntry>();
+        RegularFile.Check(path); // a FIFO named classes.txt would block start-up forever
         foreach (var raw in File.ReadLines(path))
         {
             var line = raw.Trim();

@@ -17,6 +17,6 @@ public static class ClassesApi
 
     static Results<Ok<ClassesResponse>, ProblemHttpResult> GetClasses(IImageGenerator engine) =>
         engine.Model is { } model
-            ? TypedResults.Ok(new ClassesResponse(model.Classes.Source, model.Classes.Count, model.Classes.Entries))
+            ? TypedResults.Ok(new ClassesResponse(ServedModel.FileNameOf(model.Classes.Source), model.Classes.Count, model.Classes.Entries))
             : Problems.ProblemResults.NotReady();
 }

@@ -64,7 +64,7 @@ public sealed partial class GenerationEngine
         {
             foreach (var group in groups.Values) group.Batch.Dispose();
             span?.SetTag("dit.batch.size", admitted);
-            Interlocked.Exchange(ref _liveTensors, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            RecordLiveTensors();
             Interlocked.Increment(ref _batches);
             Interlocked.Exchange(ref _running, 0); // last: a caller that sees 0 running sees this loop's counters
             RequestsLeft?.Invoke();

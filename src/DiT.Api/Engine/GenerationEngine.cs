@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using DiT.Api.Options;
+using DiT.Api.Startup;
 using DiT.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -42,6 +43,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     volatile IBatchPipeline? _pipeline;
     int _deferredCount, _running;
     long _images, _batches, _cancelled, _rejected, _liveTensors;
+    long _modelTensors; // engine thread only: its live-tensor count that belongs to the served model, not to requests
 
     public GenerationEngine(IPipelineLoader loader, IOptions<EngineOptions> options, DiTTelemetry telemetry,
         ILogger<GenerationEngine> log, IHostApplicationLifetime lifetime, IOptions<HostOptions> host)
@@ -66,6 +68,9 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         : shutdownTimeout - TimeSpan.FromTicks(Math.Min(shutdownTimeout.Ticks / 10, TimeSpan.FromSeconds(5).Ticks));
 
     public bool IsReady => _pipeline is not null && !_closed && !_stopping.IsCancellationRequested;
+
+    /// <summary>Why the model could not be loaded at start (the service then stops), or null.</summary>
+    public Exception? LoadFailure { get; private set; }
     public ServedModel? Model => _pipeline?.Model;
 
     /// <summary>Raised on the engine thread whenever a model starts serving (the first load and every swap).</summary>
@@ -242,6 +247,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         {
             var started = Stopwatch.GetTimestamp();
             var pipeline = _loader.Load();
+            _modelTensors = LiveTensorsOfThisThread;
             _pipeline = pipeline;
             var m = pipeline.Model;
             ModelChanged?.Invoke(m);
@@ -250,9 +256,12 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         }
         catch (Exception ex)
         {
-            LogLoadFailed(ex);
+            LoadFailure = ex;
+            LogLoadFailed(DebugSwitch.IsOn ? ex : null, StartupFailure.Describe(ex));
             _threadDone.TrySetResult();
-            _lifetime.StopApplication();
+            // Stopping while the host still starts would fail the start with a logged stack trace: stop once it has started
+            // (at once if it already has). The process then exits with StartupFailure's code and line.
+            _lifetime.ApplicationStarted.Register(_lifetime.StopApplication);
             return;
         }
 
@@ -283,10 +292,15 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
             if (swap.Done.Task.IsCompleted) continue;
             try
             {
+                long before = LiveTensorsOfThisThread;
                 var old = _pipeline!;
                 var next = swap.Swap(old);
                 _pipeline = next;
                 if (!ReferenceEquals(old, next)) old.Dispose();
+                // The new model's tensors were made on another thread and the old one's are disposed here: this thread's
+                // count moves by what the swap did, which is no leak. Without this it went negative after promotions.
+                _modelTensors += LiveTensorsOfThisThread - before;
+                RecordLiveTensors();
                 LogModelSwapped(_pipeline.Model.Fingerprint);
                 swap.Done.TrySetResult();
                 ModelChanged?.Invoke(next.Model);
@@ -432,7 +446,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         }
         finally
         {
-            Interlocked.Exchange(ref _liveTensors, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            RecordLiveTensors();
             Interlocked.Exchange(ref _running, 0); // last: a caller that sees 0 running sees this batch's counters
             RequestsLeft?.Invoke();
         }
@@ -443,6 +457,11 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
                 if (!item.IsAbandoned) item.Progress?.Report(new SamplingProgress(step, total));
         }
     }
+
+    static long LiveTensorsOfThisThread => TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+    /// <summary>EngineStats.LiveTensors: tensors the engine thread holds beyond the served model (0 unless something leaks).</summary>
+    void RecordLiveTensors() => Interlocked.Exchange(ref _liveTensors, LiveTensorsOfThisThread - _modelTensors);
 
     void RecordQueueWait(WorkItem item, long batchStart)
     {
@@ -467,8 +486,8 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Serving the UNTRAINED built-in default model {Name} (no Model:CheckpointPath configured): images are noise-like")]
     partial void LogUntrainedDefault(string name);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Loading the model failed; the service stops")]
-    partial void LogLoadFailed(Exception ex);
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Loading the model failed; the service stops: {Reason}")]
+    partial void LogLoadFailed(Exception? ex, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: no new requests; draining {Count} queued or running for at most {Seconds:F1} s")]
     partial void LogDraining(int count, double seconds);

@@ -5,13 +5,16 @@ using DiT.Api.Options;
 using DiT.Diffusion;
 using DiT.Model;
 using DiT.Model.Checkpoints;
+using DiT.Model.IO;
+using DiT.Api.Startup;
 using Microsoft.Extensions.Options;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiT.Api.Engine;
 
-/// <summary>Builds the served pipeline from the Model and Engine options (on the engine thread).</summary>
+/// <summary>Builds the served pipeline from the Model and Engine options (on the engine thread). A file that cannot be
+/// served fails with a <see cref="SettingException"/> naming the setting, the file and what is wrong.</summary>
 public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions<EngineOptions> engineOptions) : IPipelineLoader
 {
     public IBatchPipeline Load()
@@ -40,7 +43,7 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
         else
         {
             var path = Path.GetFullPath(options.CheckpointPath!);
-            model = DiTCheckpoint.Load(path, device, dtype);
+            model = SettingException.Wrap("Model:CheckpointPath", path, () => DiTCheckpoint.Load(path, device, dtype));
             (name, source, fingerprint) = (Path.GetFileName(path), path, FileFingerprint(path));
         }
 
@@ -51,16 +54,17 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
         else
         {
             var vaePath = Path.GetFullPath(options.VaePath);
-            autoencoder = AutoencoderKL.Load(vaePath, device, dtype);
-            autoencoderName = $"AutoencoderKL {vaePath}";
+            autoencoder = SettingException.Wrap("Model:VaePath", vaePath, () => AutoencoderKL.Load(vaePath, device, dtype));
+            autoencoderName = $"AutoencoderKL {ServedModel.FileNameOf(vaePath)}";
             fingerprint = $"{fingerprint}-{PathFingerprint(vaePath)[..8]}";
         }
         if (autoencoder.LatentChannels != model.Config.InChannels)
-            throw new InvalidDataException($"The autoencoder makes {autoencoder.LatentChannels}-channel latents; the DiT expects {model.Config.InChannels}.");
+            throw new SettingException("Model:VaePath", options.VaePath, new InvalidDataException(
+                $"the autoencoder makes {autoencoder.LatentChannels}-channel latents; the DiT of Model:CheckpointPath expects {model.Config.InChannels}."));
 
         var config = model.Config;
-        var classes = ClassCatalog.ForModel(config.NumClasses, options.ClassesPath,
-            options.UsesDefaultModel ? null : options.CheckpointPath, options.UsesDefaultModel);
+        var classes = SettingException.Wrap("Model:ClassesPath", string.IsNullOrWhiteSpace(options.ClassesPath) ? "classes.txt beside the checkpoint" : options.ClassesPath,
+            () => ClassCatalog.ForModel(config.NumClasses, options.ClassesPath, options.UsesDefaultModel ? null : options.CheckpointPath, options.UsesDefaultModel));
         int side = config.InputSize * autoencoder.DownsampleFactor;
         var description = new ServedModel(name, JsonNode.Parse(config.ToJson())!.AsObject(), config.ParameterCount(), config.Gflops(),
             device.ToString(), options.Dtype, fingerprint, source, options.UsesDefaultModel, autoencoderName,
@@ -82,7 +86,7 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
     /// <summary>First 16 hex digits of the file's SHA-256: names the weights in /model and in cache keys.</summary>
     public static string FileFingerprint(string path)
     {
-        using var stream = File.OpenRead(path);
+        using var stream = RegularFile.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
     }
 

@@ -6,6 +6,7 @@ using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
+using DiT.Api.Requests;
 using DiT.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -38,7 +39,6 @@ public static class GenerateApi
                 """)
             .DocumentJsonBody<GenerateBody>()
             .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png")
-            .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout)
@@ -54,10 +54,12 @@ public static class GenerateApi
         var options = engineOptions.Value;
         if (engine.Model is not { } model) return Outcome(telemetry, "unavailable", ProblemResults.NotReady());
 
+        const string invalid = "Invalid generate request";
+        var (body, unreadable) = await JsonBody.ReadAsync<GenerateBody>(http.Request, invalid, ct);
+        if (unreadable is not null) return Outcome(telemetry, "invalid", unreadable);
         var errors = new Dictionary<string, string[]>();
-        var body = await JsonBody.ReadAsync<GenerateBody>(http.Request, errors, ct);
-        var request = body is null ? null : GenerateValidator.Validate(body, model, options, errors);
-        if (request is null) return Outcome(telemetry, "invalid", TypedResults.ValidationProblem(errors, title: "Invalid generate request"));
+        var request = GenerateValidator.Validate(body!, model, options, errors);
+        if (request is null) return Outcome(telemetry, "invalid", TypedResults.ValidationProblem(errors, title: invalid));
 
         using var progress = progressStreams.Publish(http.Request.Headers[ProgressStreams.RequestIdHeader]); // null: no progress wanted
         var headers = http.Response.Headers;

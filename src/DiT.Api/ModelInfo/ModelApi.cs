@@ -15,14 +15,15 @@ public static class ModelApi
     {
         app.MapGet("/model", GetModel).WithName("GetModel").WithTags("Model")
             .WithSummary("The served model: config, size, device, checkpoint fingerprint")
-            .WithDescription("isUntrainedDefault is true while the service runs its built-in random-weight model (no checkpoint configured).");
+            .WithDescription("isUntrainedDefault is true while the service runs its built-in random-weight model (no checkpoint configured). " +
+                             "source and classNames name files, never where they lie on the server.");
         return app;
     }
 
     static Results<Ok<ModelResponse>, ProblemHttpResult> GetModel(IImageGenerator engine) =>
         engine.Model is { } m
             ? TypedResults.Ok(new ModelResponse(m.Name, m.Config, m.Parameters, m.Gflops, m.Device, m.Dtype, m.Fingerprint,
-                m.Source, m.IsUntrainedDefault, m.Autoencoder, m.ImageWidth, m.ImageHeight, m.ImageChannels,
-                m.Classes.Count, m.Classes.Source))
+                ServedModel.FileNameOf(m.Source), m.IsUntrainedDefault, m.Autoencoder, m.ImageWidth, m.ImageHeight, m.ImageChannels,
+                m.Classes.Count, ServedModel.FileNameOf(m.Classes.Source)))
             : ProblemResults.NotReady();
 }

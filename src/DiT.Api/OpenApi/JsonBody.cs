@@ -11,8 +11,13 @@ public sealed record JsonBodyMetadata(Type BodyType);
 
 public static class JsonBodyExtensions
 {
+    /// <summary>The body's schema and the answers of <see cref="Requests.JsonBody"/>: 400 field errors, 408, 413, 415.</summary>
     public static RouteHandlerBuilder DocumentJsonBody<T>(this RouteHandlerBuilder builder) =>
-        builder.WithMetadata(new JsonBodyMetadata(typeof(T)));
+        builder.WithMetadata(new JsonBodyMetadata(typeof(T)))
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status408RequestTimeout)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 }
 
 /// <summary>Adds the application/json request body of endpoints marked with <see cref="JsonBodyMetadata"/>.</summary>

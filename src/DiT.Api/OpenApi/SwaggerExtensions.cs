@@ -5,9 +5,10 @@ namespace DiT.Api.OpenApi;
 
 public static class SwaggerExtensions
 {
-    /// <summary>OpenAPI document with the XML comments (descriptions and &lt;example&gt;s of the request records).</summary>
-    public static IServiceCollection AddSwagger(this IServiceCollection services)
+    /// <summary>OpenAPI document with the XML comments (descriptions and &lt;example&gt;s of the request records), unless Swagger:Enabled is false.</summary>
+    public static IServiceCollection AddSwagger(this IServiceCollection services, IConfiguration configuration)
     {
+        if (!SwaggerOptions.IsEnabled(configuration)) return services;
         services.AddEndpointsApiExplorer();
         services.AddSwaggerGen(o =>
         {
@@ -27,9 +28,10 @@ public static class SwaggerExtensions
         return services;
     }
 
-    /// <summary>/swagger (UI) and /swagger/v1/swagger.json.</summary>
+    /// <summary>/swagger (UI) and /swagger/v1/swagger.json, unless Swagger:Enabled is false.</summary>
     public static WebApplication MapSwagger(this WebApplication app)
     {
+        if (!SwaggerOptions.IsEnabled(app.Configuration)) return app;
         app.UseSwagger();
         app.UseSwaggerUI(o => o.DocumentTitle = "DiT image service");
         return app;

@@ -21,8 +21,15 @@ public static class PlaygroundApi
     public sealed record GenerateLimits(int DefaultSteps, int MaxSteps, double DefaultGuidanceScale, double MaxGuidanceScale,
         bool SupportsGuidance, string DefaultSampler, IReadOnlyList<string> Samplers, long MaxSeed);
 
-    public static IServiceCollection AddPlayground(this IServiceCollection services) =>
-        services.AddSingleton<ProgressStreams>();
+    public static IServiceCollection AddPlayground(this IServiceCollection services)
+    {
+        services.AddOptions<PlaygroundOptions>().BindConfiguration(PlaygroundOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        return services.AddSingleton(sp =>
+        {
+            var limits = sp.GetRequiredService<IOptions<PlaygroundOptions>>().Value;
+            return new ProgressStreams { MaxStreams = limits.MaxProgressStreams, MaxStreamsPerClient = limits.MaxProgressStreamsPerClient };
+        });
+    }
 
     public static WebApplication MapPlayground(this WebApplication app)
     {
@@ -59,20 +66,22 @@ public static class PlaygroundApi
     }
 
     static Results<ServerSentEventsResult<ProgressEvent>, ValidationProblem, ProblemHttpResult> StreamProgress(
-        string id, ProgressStreams streams, CancellationToken ct)
+        string id, HttpContext http, ProgressStreams streams, CancellationToken ct)
     {
         if (!ProgressStreams.IsValidId(id))
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
                 ["id"] = ["The request id must be 8-64 characters of A-Z, a-z, 0-9, '-' or '_'."],
             }, title: "Invalid progress request");
-        var (stream, error) = streams.Subscribe(id);
+        var (stream, error) = streams.Subscribe(id, http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
         return error switch
         {
             SubscribeError.AlreadySubscribed => TypedResults.Problem(title: "Already subscribed", statusCode: StatusCodes.Status409Conflict,
                 detail: "This request id already has a progress subscriber; pick a new random id per request."),
             SubscribeError.TooManyStreams => TypedResults.Problem(title: "Too many progress streams", statusCode: StatusCodes.Status429TooManyRequests,
-                detail: $"{ProgressStreams.MaxStreams} progress streams are open; retry shortly."),
+                detail: $"{streams.MaxStreams} progress streams are open; retry shortly."),
+            SubscribeError.TooManyFromClient => TypedResults.Problem(title: "Too many progress streams", statusCode: StatusCodes.Status429TooManyRequests,
+                detail: $"This client already has {streams.MaxStreamsPerClient} progress streams open; close some or retry shortly."),
             _ => TypedResults.ServerSentEvents(Events(streams, id, stream!, ct)),
         };
     }

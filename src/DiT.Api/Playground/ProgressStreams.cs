@@ -8,14 +8,22 @@ namespace DiT.Api.Playground;
 /// Per-request progress streams keyed by a client-chosen request id: <c>POST /generate</c> with header
 /// <see cref="RequestIdHeader"/> publishes its sampling steps, <c>GET /generate/progress/{id}</c> subscribes.
 /// Either side may come first. Progress is best effort: reporting never blocks or fails the engine (a bounded
-/// buffer keeps the latest steps), and a stream lives only while one of its two sides does.
+/// buffer keeps the latest steps), and a stream lives only while one of its two sides does. Subscriptions are counted
+/// per client address, so one client cannot take every slot.
 /// </summary>
 public sealed class ProgressStreams
 {
     public const string RequestIdHeader = "X-Request-Id";
-    public const int MaxStreams = 1024;
 
     readonly ConcurrentDictionary<string, ProgressStream> _streams = new(StringComparer.Ordinal);
+    readonly Dictionary<string, int> _perClient = new(StringComparer.Ordinal);
+    readonly Lock _lock = new();
+
+    /// <summary>Streams open at once (both sides together); beyond it subscribing answers 429.</summary>
+    public int MaxStreams { get; init; } = 1024;
+
+    /// <summary>Subscriptions one client address may hold at once; beyond it that client gets 429.</summary>
+    public int MaxStreamsPerClient { get; init; } = 64;
 
     /// <summary>How long a subscriber waits for its /generate request to start before its stream ends ("expired").</summary>
     public TimeSpan PublisherWait { get; init; } = TimeSpan.FromSeconds(30);
@@ -36,15 +44,57 @@ public sealed class ProgressStreams
         return new ProgressPublisher(this, id!, stream);
     }
 
-    /// <summary>The subscribing side, or null with the reason: <see cref="SubscribeError"/>.</summary>
-    public (ProgressStream? Stream, SubscribeError Error) Subscribe(string id)
+    /// <summary>The subscribing side for <paramref name="client"/> (its address), or null with the reason: <see cref="SubscribeError"/>.</summary>
+    public (ProgressStream? Stream, SubscribeError Error) Subscribe(string id, string client)
     {
-        if (Open(id) is not { } stream) return (null, SubscribeError.TooManyStreams);
-        return stream.TryClaim(ref stream.Subscribers) ? (stream, SubscribeError.None) : (null, SubscribeError.AlreadySubscribed);
+        if (!TakeClientSlot(client)) return (null, SubscribeError.TooManyFromClient);
+        var stream = Open(id);
+        var error = stream is null ? SubscribeError.TooManyStreams
+            : !stream.TryClaim(ref stream.Subscribers) ? SubscribeError.AlreadySubscribed
+            : SubscribeError.None;
+        if (error != SubscribeError.None)
+        {
+            ReleaseClientSlot(client);
+            return (null, error);
+        }
+        stream!.SubscriberClient = client;
+        return (stream, SubscribeError.None);
     }
 
-    /// <summary>Forgets a stream once its subscriber is gone (or its publisher finished with nobody listening).</summary>
-    internal void Close(string id, ProgressStream stream) => _streams.TryRemove(KeyValuePair.Create(id, stream));
+    /// <summary>Forgets a stream once its subscriber is gone (or its publisher finished with nobody listening), and gives
+    /// its subscriber's slot back (once, whichever side closes last).</summary>
+    internal void Close(string id, ProgressStream stream)
+    {
+        _streams.TryRemove(KeyValuePair.Create(id, stream));
+        if (Interlocked.Exchange(ref stream.SubscriberClient, null) is { } client) ReleaseClientSlot(client);
+    }
+
+    /// <summary>Subscriptions <paramref name="client"/> holds now.</summary>
+    public int CountOf(string client)
+    {
+        lock (_lock) return _perClient.GetValueOrDefault(client);
+    }
+
+    bool TakeClientSlot(string client)
+    {
+        lock (_lock)
+        {
+            int held = _perClient.GetValueOrDefault(client);
+            if (held >= MaxStreamsPerClient) return false;
+            _perClient[client] = held + 1;
+            return true;
+        }
+    }
+
+    void ReleaseClientSlot(string client)
+    {
+        lock (_lock)
+        {
+            int held = _perClient.GetValueOrDefault(client) - 1;
+            if (held > 0) _perClient[client] = held;
+            else _perClient.Remove(client); // no entry per address ever seen
+        }
+    }
 
     ProgressStream? Open(string id) =>
         _streams.TryGetValue(id, out var existing) ? existing
@@ -52,12 +102,13 @@ public sealed class ProgressStreams
         : _streams.GetOrAdd(id, _ => new ProgressStream());
 }
 
-public enum SubscribeError { None, TooManyStreams, AlreadySubscribed }
+public enum SubscribeError { None, TooManyStreams, TooManyFromClient, AlreadySubscribed }
 
 /// <summary>One request's steps: a small drop-oldest buffer between the engine thread and one SSE response.</summary>
 public sealed class ProgressStream
 {
     internal int Publishers, Subscribers;
+    internal string? SubscriberClient; // the subscriber's address while it holds a per-client slot
 
     readonly Channel<SamplingProgress> _steps = Channel.CreateBounded<SamplingProgress>(
         new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });

@@ -1,11 +1,14 @@
 namespace DiT.Api.Problems;
 
-/// <summary>Every error is ProblemDetails; exceptions become a generic 500 with no exception text.</summary>
+/// <summary>Every error is ProblemDetails; unreadable requests a 4xx (<see cref="BadRequestExceptionHandler"/>), other exceptions a generic 500 with no exception text.</summary>
 public static class ProblemsExtensions
 {
-    public static IServiceCollection AddProblems(this IServiceCollection services) =>
-        services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+    public static IServiceCollection AddProblems(this IServiceCollection services)
+    {
+        services.AddExceptionHandler<BadRequestExceptionHandler>();
+        return services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
             c.ProblemDetails.Extensions["traceId"] = System.Diagnostics.Activity.Current?.TraceId.ToString() ?? c.HttpContext.TraceIdentifier);
+    }
 
     public static WebApplication UseProblems(this WebApplication app)
     {

@@ -4,6 +4,7 @@ using DiT.Api.Options;
 using DiT.Api.Training;
 using DiT.Model;
 using DiT.Model.Checkpoints;
+using DiT.Model.IO;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -72,7 +73,8 @@ public sealed partial class PromotionFanOut(
     {
         var folder = Directory.CreateDirectory(Path.GetFullPath(Folder)).FullName;
         var target = Path.Combine(folder, $"{promotion.Fingerprint}.safetensors");
-        if (File.Exists(target)) return target;
+        if (RegularFile.Is(target) && Confine(target) is not null) return target; // else replaced: a link planted there is not followed
+
         var temp = $"{target}.{_origin}.tmp";
         File.Copy(promotion.Checkpoint, temp, overwrite: true);
         File.Move(temp, target, overwrite: true);
@@ -140,22 +142,27 @@ public sealed partial class PromotionFanOut(
         finally { _applying.Release(); }
     }
 
-    /// <summary>The promoted weights, or null (logged) when the shared file is missing, differs from what was promoted, or is unreadable.</summary>
-    DiTModel? Load(PromotionMessage message)
+    /// <summary>The promoted weights, or null (logged) when the shared file is missing, lies outside the promotions folder
+    /// (a message can name any path), differs from what was promoted, or is unreadable.</summary>
+    internal DiTModel? Load(PromotionMessage message)
     {
         try
         {
             if (!File.Exists(message.Checkpoint)) { LogApplyFailed(message.JobId, $"'{message.Checkpoint}' is not on this replica's shared storage"); return null; }
-            var local = PipelineLoader.FileFingerprint(message.Checkpoint);
+            if (Confine(message.Checkpoint) is not { } checkpoint) { LogApplyFailed(message.JobId, $"'{message.Checkpoint}' resolves outside the promotions folder '{Folder}'"); return null; }
+            var local = PipelineLoader.FileFingerprint(checkpoint);
             if (local != message.Fingerprint) { LogApplyFailed(message.JobId, $"'{message.Checkpoint}' has fingerprint {local}, not {message.Fingerprint}"); return null; }
-            return DiTCheckpoint.Load(message.Checkpoint);
+            return DiTCheckpoint.Load(checkpoint);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or CheckpointMismatchException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or CheckpointMismatchException)
         {
             LogApplyFailed(message.JobId, e.Message);
             return null;
         }
     }
+
+    /// <summary>The real path of a promoted file, or null when it (or a link along it) lies outside the promotions folder.</summary>
+    string? Confine(string path) => new PathRoots([Folder]).Resolve(path);
 
     Task<ConnectionMultiplexer> ConnectAsync()
     {

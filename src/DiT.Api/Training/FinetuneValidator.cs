@@ -1,7 +1,9 @@
 using DiT.Api.Engine;
 using DiT.Api.Options;
+using DiT.Api.Problems;
 using DiT.Model;
 using DiT.Model.Checkpoints;
+using DiT.Model.IO;
 using DiT.Training;
 using DiT.Training.Data;
 using Microsoft.Extensions.Options;
@@ -10,16 +12,20 @@ namespace DiT.Api.Training;
 
 /// <summary>
 /// Turns a <see cref="FinetuneBody"/> into a <see cref="JobSpec"/>, or fills <c>errors</c> (field -> messages) and returns null.
-/// Everything that can be known before training is checked here: hyper-parameter ranges, paths inside the data roots,
-/// the data set (every image header is read), the starting weights, and that data, model and autoencoder fit together.
+/// Everything that can be known before training is checked here: hyper-parameter ranges, paths inside the data roots
+/// (every class folder and image too, symlinks resolved), the data set (every image header is read), the starting weights,
+/// and that data, model and autoencoder fit together.
 /// </summary>
 public sealed class FinetuneValidator(IOptions<TrainingJobsOptions> jobs, IOptions<ModelOptions> model, JobStore store, ServedWeights promoted)
 {
     static readonly string[] Inits = ["served", JobModels.FromCheckpoint, JobModels.FromScratch];
 
+    readonly PathRoots _dataRoots = new(jobs.Value.DataRoots);
+    readonly PathRoots _checkpointRoots = new([.. jobs.Value.DataRoots, store.Folder]); // a job's own checkpoints may start another
+
     public JobSpec? Validate(FinetuneBody body, ServedModel? served, Dictionary<string, string[]> errors)
     {
-        var dataPath = ResolvePath(body.Data, "data", errors, required: true);
+        var dataPath = ResolvePath(body.Data, "data", errors, required: true, _dataRoots);
         var init = (body.Init ?? "served").ToLowerInvariant();
         string? initCheckpoint = null;
         DiTConfig? config = null;
@@ -30,7 +36,7 @@ public sealed class FinetuneValidator(IOptions<TrainingJobsOptions> jobs, IOptio
                 if (served is not null) config = DiTConfig.FromJson(served.Config.ToJsonString());
                 break;
             case JobModels.FromCheckpoint:
-                initCheckpoint = ResolvePath(body.Checkpoint, "checkpoint", errors, required: true, extraRoot: store.Folder);
+                initCheckpoint = ResolvePath(body.Checkpoint, "checkpoint", errors, required: true, _checkpointRoots);
                 break;
             case JobModels.FromScratch:
                 if (body.Preset is null || !DiTConfig.Presets.ContainsKey(body.Preset))
@@ -43,7 +49,7 @@ public sealed class FinetuneValidator(IOptions<TrainingJobsOptions> jobs, IOptio
                 break;
         }
 
-        var data = dataPath is null ? null : OpenData(dataPath, errors);
+        var data = dataPath is null ? null : OpenData(dataPath, _dataRoots, errors);
         if (initCheckpoint is not null && init == JobModels.FromCheckpoint && config is null)
             config = ReadConfig(initCheckpoint, body.Checkpoint is null ? "init" : "checkpoint", errors);
         if (init == JobModels.FromDefault) config = DefaultModel.Config;
@@ -84,31 +90,31 @@ public sealed class FinetuneValidator(IOptions<TrainingJobsOptions> jobs, IOptio
         return ("served", null);
     }
 
-    string? ResolvePath(string? path, string field, Dictionary<string, string[]> errors, bool required, string? extraRoot = null)
+    string? ResolvePath(string? path, string field, Dictionary<string, string[]> errors, bool required, PathRoots roots)
     {
         if (string.IsNullOrWhiteSpace(path))
         {
             if (required) errors[field] = [$"{field} is required: a path inside the data roots ({string.Join(", ", jobs.Value.DataRoots)})."];
             return null;
         }
-        var roots = extraRoot is null ? jobs.Value.DataRoots : [.. jobs.Value.DataRoots, extraRoot];
+        if (path.Contains('\0')) { errors[field] = [$"{field} contains a NUL byte, which no file name can hold."]; return null; }
         string? real;
-        try { real = DataRoots.Resolve(path, roots); }
-        catch (IOException e) { errors[field] = [e.Message]; return null; }
+        try { real = roots.Resolve(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { errors[field] = [$"'{path}' cannot be resolved: {e.Message}"]; return null; }
         if (real is null)
         {
             errors[field] = [jobs.Value.DataRoots.Length == 0
                 ? "No data roots are configured (Training:DataRoots), so no path is allowed."
-                : $"'{path}' is outside the allowed data roots ({string.Join(", ", jobs.Value.DataRoots)})."];
+                : $"'{path}' is outside the allowed data roots ({string.Join(", ", jobs.Value.DataRoots)}), symbolic links resolved."];
             return null;
         }
         if (!File.Exists(real) && !Directory.Exists(real)) { errors[field] = [$"'{path}' does not exist."]; return null; }
         return real;
     }
 
-    static IImageDataset? OpenData(string path, Dictionary<string, string[]> errors)
+    static IImageDataset? OpenData(string path, PathRoots roots, Dictionary<string, string[]> errors)
     {
-        try { return ImageDatasets.Open(path); }
+        try { return ImageDatasets.Open(path, roots); }
         catch (DatasetException e) { errors["data"] = [e.Message]; return null; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { errors["data"] = [$"'{path}' cannot be read: {e.Message}"]; return null; }
     }
@@ -116,9 +122,9 @@ public sealed class FinetuneValidator(IOptions<TrainingJobsOptions> jobs, IOptio
     static DiTConfig? ReadConfig(string path, string field, Dictionary<string, string[]> errors)
     {
         try { return JobModels.CheckpointConfig(path); }
-        catch (Exception e) when (e is InvalidDataException or IOException or FormatException or ArgumentException or CheckpointMismatchException or NotSupportedException)
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or FormatException or ArgumentException or CheckpointMismatchException or NotSupportedException)
         {
-            errors[field] = [$"'{path}' is not a usable DiT checkpoint: {e.Message}"];
+            errors[field] = [$"'{path}' is not a usable DiT checkpoint: {ErrorText.WithoutPath(e, path)}"];
             return null;
         }
     }

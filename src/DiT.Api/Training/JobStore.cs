@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using DiT.Model.IO;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Training;
@@ -43,6 +44,9 @@ public sealed class JobStore
 
     public string Folder { get; }
     public string FolderOf(string id) => Path.Combine(Folder, id);
+
+    /// <summary>The real path of a file a job names (its checkpoints), or null when a symlink leads it out of <see cref="Folder"/>.</summary>
+    public string? Confine(string path) => new PathRoots([Folder]).Resolve(path);
     public TrainingJob? Get(string id) => _jobs.GetValueOrDefault(id);
     public IReadOnlyList<TrainingJob> All() => [.. _jobs.Values.OrderByDescending(j => j.CreatedAt)];
 

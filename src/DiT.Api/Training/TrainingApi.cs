@@ -1,7 +1,9 @@
 using DiT.Api.Admin;
 using DiT.Api.Engine;
-using DiT.Api.Generate;
+using DiT.Api.OpenApi;
+using DiT.Api.Problems;
 using DiT.Api.Promotions;
+using DiT.Api.Requests;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Training;
@@ -45,7 +47,7 @@ public static class TrainingApi
                 `init` (served | checkpoint | scratch), `checkpoint`, `preset` (scratch), `imageChannels`, `steps`, `batchSize`,
                 `learningRate`, `emaDecay`, `checkpointEvery`, `imageSize`, `seed`. Jobs run one at a time; a full queue answers 503.
                 """)
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .DocumentJsonBody<FinetuneBody>().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapGet("/jobs", ListJobs).WithName("ListTrainingJobs").WithSummary("All fine-tuning jobs, newest first");
         admin.MapGet("/jobs/{id}", GetJob).WithName("GetTrainingJob").WithSummary("State, step, loss, steps/s, ETA and latest checkpoint of a job");
         admin.MapDelete("/jobs/{id}", CancelJob).WithName("CancelTrainingJob").WithSummary("Cancel a job (a running job saves a checkpoint first)");
@@ -58,10 +60,12 @@ public static class TrainingApi
     static async Task<Results<Accepted<JobView>, ValidationProblem, ProblemHttpResult>> StartFinetune(
         HttpContext http, FinetuneValidator validator, IImageGenerator engine, JobStore store, TrainingJobRunner runner, CancellationToken ct)
     {
+        const string invalid = "Invalid fine-tuning request";
+        var (body, unreadable) = await JsonBody.ReadAsync<FinetuneBody>(http.Request, invalid, ct);
+        if (unreadable is not null) return unreadable;
         var errors = new Dictionary<string, string[]>();
-        var body = await JsonBody.ReadAsync<FinetuneBody>(http.Request, errors, ct);
-        var spec = body is null ? null : validator.Validate(body, engine.Model, errors);
-        if (spec is null) return TypedResults.ValidationProblem(errors, title: "Invalid fine-tuning request");
+        var spec = validator.Validate(body!, engine.Model, errors);
+        if (spec is null) return TypedResults.ValidationProblem(errors, title: invalid);
         var job = store.Add(spec);
         if (!runner.TryEnqueue(job.Id))
         {
@@ -102,18 +106,23 @@ public static class TrainingApi
         string id, JobStore store, GenerationEngine engine, ServedWeights served, PromotionFanOut fanOut, CancellationToken ct)
     {
         if (store.Get(id) is not { } job) return NotFound(id);
-        if (job.LatestCheckpoint is not { } checkpoint || !File.Exists(checkpoint))
+        if (job.LatestCheckpoint is not { } latest || !File.Exists(latest))
             return Conflict($"Job {id} has no checkpoint yet; wait for its first checkpoint (every {job.Spec.Options.CheckpointEvery} steps) or its end.");
+        if (store.Confine(latest) is not { } checkpoint)
+            return TypedResults.Problem(title: "Checkpoint outside the jobs folder", statusCode: StatusCodes.Status400BadRequest,
+                detail: $"The latest checkpoint of job {id} is a symbolic link that leads out of the jobs folder; it is not loaded.");
         DiTModel model;
         string fingerprint;
+        long step;
         try
         {
             model = DiTCheckpoint.Load(checkpoint); // the EMA weights of a training checkpoint
             fingerprint = PipelineLoader.FileFingerprint(checkpoint);
+            step = TrainingCheckpointStep(checkpoint);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or CheckpointMismatchException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or CheckpointMismatchException)
         {
-            return Conflict($"The checkpoint of job {id} cannot be loaded: {e.Message}");
+            return Conflict($"The checkpoint of job {id} cannot be loaded: {ErrorText.WithoutPath(e, checkpoint)}");
         }
         try
         {
@@ -127,7 +136,7 @@ public static class TrainingApi
         var promotion = new ServedWeights.Promotion(checkpoint, fingerprint, id);
         served.Record(promotion);
         await fanOut.PublishAsync(promotion, ct); // the other replicas swap too (when a shared Redis is configured)
-        return TypedResults.Ok(new PromotionView(id, checkpoint, fingerprint, TrainingCheckpointStep(checkpoint)));
+        return TypedResults.Ok(new PromotionView(id, checkpoint, fingerprint, step));
     }
 
     static long TrainingCheckpointStep(string path) =>

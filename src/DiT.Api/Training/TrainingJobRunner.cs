@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using DiT.Api.Engine;
 using DiT.Api.Options;
 using DiT.Model.Checkpoints;
+using DiT.Model.IO;
 using DiT.Training;
 using DiT.Training.Data;
 using Microsoft.Extensions.Options;
@@ -63,7 +64,7 @@ public sealed partial class TrainingJobRunner(
         try
         {
             var device = PipelineLoader.ResolveDevice(options.Value.Device);
-            var data = ImageDatasets.Open(spec.DataPath);
+            var data = ImageDatasets.Open(spec.DataPath, new PathRoots(options.Value.DataRoots)); // checked again: links may have changed since the request
             using var autoencoder = JobModels.CreateAutoencoder(model.Value, spec, device);
             var result = TrainingRun.Run(new TrainingRunRequest
             {

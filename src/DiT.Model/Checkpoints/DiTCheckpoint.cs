@@ -1,5 +1,7 @@
-using TorchSharp;
+using System.Globalization;
 using System.Text.RegularExpressions;
+using DiT.Model.IO;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiT.Model.Checkpoints;
@@ -48,6 +50,7 @@ public static partial class DiTCheckpoint
     public static (Dictionary<string, Tensor> StateDict, DiTConfig? MetadataConfig) ReadStateDict(string path, string? entry = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No checkpoint at '{path}'.", path);
+        RegularFile.Check(path);
         if (TorchPickle.IsZipCheckpoint(path)) return (TorchPickle.ReadStateDict(path, entry), null);
 
         var header = Safetensors.ReadHeader(path);
@@ -56,7 +59,7 @@ public static partial class DiTCheckpoint
         {
             try { config = DiTConfig.FromJson(json); }
             catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
-            { throw new InvalidDataException($"{path}: the '{ConfigMetadataKey}' metadata is not a valid DiT config ({e.Message}).", e); }
+            { throw new InvalidDataException($"{path}: the '{ConfigMetadataKey}' metadata is not a valid DiT config.", e); }
         }
         return (ReadSafetensorsEntry(path, header, entry), config);
     }
@@ -101,44 +104,46 @@ public static partial class DiTCheckpoint
     /// </summary>
     public static DiTConfig InferConfig(IReadOnlyDictionary<string, Tensor> stateDict, DiTConfig? hint = null)
     {
-        long[] ShapeOf(string key) => stateDict.TryGetValue(key, out var t) ? t.shape
-            : throw new InvalidDataException($"Cannot infer the DiT config: the state dict has no '{key}' (is it a DiT checkpoint? keys: {Preview(stateDict.Keys)}).");
+        long[] ShapeOf(string key, int rank, string layout)
+        {
+            if (!stateDict.TryGetValue(key, out var t))
+                throw new InvalidDataException($"Cannot infer the DiT config: the state dict has no '{key}' (is it a DiT checkpoint? keys: {KeyNames.List(stateDict.Keys)}).");
+            if (t.shape.Length != rank || t.shape.Any(d => d < 1 || d > int.MaxValue))
+                throw new InvalidDataException($"{key} has shape [{string.Join(", ", t.shape)}]; a DiT's is {layout}.");
+            return t.shape;
+        }
 
-        var patchWeight = ShapeOf("x_embedder.proj.weight");                   // (D, C, p, p)
-        if (patchWeight.Length != 4 || patchWeight[2] != patchWeight[3])
+        var patchWeight = ShapeOf("x_embedder.proj.weight", 4, "(D, C, p, p)");
+        if (patchWeight[2] != patchWeight[3])
             throw new InvalidDataException($"x_embedder.proj.weight has shape [{string.Join(", ", patchWeight)}]; a DiT patch embedding is (D, C, p, p).");
         int hidden = (int)patchWeight[0], inChannels = (int)patchWeight[1], patch = (int)patchWeight[2];
 
         int depth = stateDict.Keys.Select(k => BlockIndex().Match(k)).Where(m => m.Success)
-            .Select(m => int.Parse(m.Groups[1].Value) + 1).DefaultIfEmpty(0).Max();
+            .Select(m => int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i < 100_000 ? i + 1 : 0)
+            .DefaultIfEmpty(0).Max();
         if (depth == 0) throw new InvalidDataException("Cannot infer the DiT config: the state dict has no 'blocks.N.*' tensors.");
 
-        var pos = ShapeOf("pos_embed");                                          // (1, T, D)
-        int grid = (int)Math.Round(Math.Sqrt(pos[^2]));
-        if (grid * grid != pos[^2]) throw new InvalidDataException($"pos_embed has {pos[^2]} tokens, not a square grid.");
+        var pos = ShapeOf("pos_embed", 3, "(1, T, D)");
+        int grid = (int)Math.Round(Math.Sqrt(pos[1]));
+        if ((long)grid * grid != pos[1]) throw new InvalidDataException($"pos_embed has {pos[1]} tokens, not a square grid.");
 
-        double mlpRatio = ShapeOf("blocks.0.mlp.fc1.weight")[0] / (double)hidden;
-        long finalOut = ShapeOf("final_layer.linear.weight")[0];                 // p*p*C_out
-        long outChannels = finalOut / (patch * patch);
+        double mlpRatio = ShapeOf("blocks.0.mlp.fc1.weight", 2, "(D * mlp_ratio, D)")[0] / (double)hidden;
+        long finalOut = ShapeOf("final_layer.linear.weight", 2, "(p * p * C_out, D)")[0];
+        long outChannels = finalOut / ((long)patch * patch);
         bool learnSigma = outChannels == 2 * inChannels;
-        if (!learnSigma && outChannels != inChannels)
-            throw new InvalidDataException($"final_layer.linear.weight has {finalOut} outputs = {patch}x{patch}x{outChannels} channels; expected {inChannels} or {2 * inChannels}.");
+        if (finalOut % ((long)patch * patch) != 0 || (!learnSigma && outChannels != inChannels))
+            throw new InvalidDataException($"final_layer.linear.weight has {finalOut} outputs; expected {patch}x{patch}x{inChannels} or {patch}x{patch}x{2 * inChannels}.");
 
         double dropout = hint?.ClassDropoutProb ?? 0.1;
-        int rows = (int)ShapeOf("y_embedder.embedding_table.weight")[0];
+        int rows = (int)ShapeOf("y_embedder.embedding_table.weight", 2, "(classes [+ 1], D)")[0];
         int classes = rows - (dropout > 0 ? 1 : 0);
         int heads = hint?.NumHeads ?? DiTConfig.DefaultHeads(hidden);
 
         var inferred = new DiTConfig(grid * patch, patch, inChannels, hidden, depth, heads, mlpRatio, dropout, classes, learnSigma);
         if (hint is not null && hint with { MlpRatio = inferred.MlpRatio } != inferred)
             throw new InvalidDataException($"The checkpoint's stored config {hint.ToJson()} contradicts its tensors, which imply {inferred.ToJson()}.");
-        return inferred.Validated();
-    }
-
-    static string Preview(IEnumerable<string> keys)
-    {
-        var list = keys.Take(6).ToList();
-        return list.Count == 0 ? "none" : string.Join(", ", list) + (keys.Skip(6).Any() ? ", ..." : "");
+        try { return inferred.Validated(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"The checkpoint's tensors imply an invalid config: {e.Message}", e); }
     }
 
     [GeneratedRegex(@"^blocks\.(\d+)\.")]

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using DiT.Model.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,63 +12,12 @@ namespace DiT.Model.Checkpoints;
 /// {name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}, then raw little-endian bytes.
 /// Tensors are read one at a time straight from the file, so multi-GB checkpoints never sit in one array.
 /// </summary>
-public static class Safetensors
+public static partial class Safetensors
 {
-    const string MetadataKey = "__metadata__";
-    const long MaxHeaderBytes = 100L << 20;
-
-    /// <summary>Name, dtype and shape of every tensor, plus the string metadata, without reading tensor data.</summary>
-    public sealed record Header(IReadOnlyDictionary<string, TensorEntry> Tensors, IReadOnlyDictionary<string, string> Metadata, long DataStart);
-
-    /// <summary>Where one tensor lives in the file (offsets relative to the end of the header).</summary>
-    public sealed record TensorEntry(string Name, string DType, long[] Shape, long Begin, long End);
-
-    public static Header ReadHeader(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return ReadHeader(stream, path);
-    }
-
-    static Header ReadHeader(Stream stream, string path)
-    {
-        Span<byte> lengthBytes = stackalloc byte[8];
-        if (stream.ReadAtLeast(lengthBytes, 8, throwOnEndOfStream: false) != 8)
-            throw new InvalidDataException($"{path}: too short to be a safetensors file.");
-        long headerLength = BinaryPrimitives.ReadInt64LittleEndian(lengthBytes);
-        if (headerLength <= 1 || headerLength > MaxHeaderBytes || 8 + headerLength > stream.Length)
-            throw new InvalidDataException($"{path}: not a safetensors file (header length {headerLength}).");
-        var json = new byte[headerLength];
-        stream.ReadExactly(json);
-        JsonObject root;
-        try { root = JsonNode.Parse(json)?.AsObject() ?? throw new InvalidDataException($"{path}: empty safetensors header."); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: the safetensors header is not valid JSON ({e.Message})."); }
-
-        long dataStart = 8 + headerLength, dataLength = stream.Length - dataStart;
-        var tensors = new Dictionary<string, TensorEntry>();
-        var metadata = new Dictionary<string, string>();
-        foreach (var (name, node) in root)
-        {
-            if (name == MetadataKey)
-            {
-                foreach (var (key, value) in node!.AsObject()) metadata[key] = value!.GetValue<string>();
-                continue;
-            }
-            var entry = node!.AsObject();
-            var dtype = entry["dtype"]!.GetValue<string>();
-            var shape = entry["shape"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray();
-            var offsets = entry["data_offsets"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray();
-            long expected = shape.Aggregate(1L, (a, b) => a * b) * ElementSize(dtype, path, name);
-            if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength || offsets[1] - offsets[0] != expected)
-                throw new InvalidDataException($"{path}: tensor '{name}' has data offsets that do not match its {dtype} shape [{string.Join(", ", shape)}].");
-            tensors[name] = new TensorEntry(name, dtype, shape, offsets[0], offsets[1]);
-        }
-        return new Header(tensors, metadata, dataStart);
-    }
-
     /// <summary>Loads every tensor (or those <paramref name="select"/> keeps) on the CPU in its stored dtype.</summary>
     public static Dictionary<string, Tensor> Load(string path, Func<string, bool>? select = null)
     {
-        using var stream = File.OpenRead(path);
+        using var stream = RegularFile.OpenRead(path);
         var header = ReadHeader(stream, path);
         var result = new Dictionary<string, Tensor>();
         try
@@ -143,13 +92,14 @@ public static class Safetensors
         }
     }
 
-    static int ElementSize(string dtype, string path, string name) => dtype switch
+    /// <summary>Bytes per element of a safetensors dtype, or 0 for a dtype this reader does not know.</summary>
+    static int ElementSize(string dtype) => dtype switch
     {
         "F64" or "I64" or "U64" => 8,
         "F32" or "I32" or "U32" => 4,
         "F16" or "BF16" or "I16" or "U16" => 2,
         "I8" or "U8" or "BOOL" => 1,
-        _ => throw new InvalidDataException($"{path}: tensor '{name}' has unsupported dtype '{dtype}'."),
+        _ => 0,
     };
 
     static ScalarType ToScalarType(string dtype, string path, string name) => dtype switch
@@ -164,7 +114,7 @@ public static class Safetensors
         "I8" => ScalarType.Int8,
         "U8" => ScalarType.Byte,
         "BOOL" => ScalarType.Bool,
-        _ => throw new InvalidDataException($"{path}: tensor '{name}' has dtype '{dtype}', which TorchSharp cannot hold."),
+        _ => throw new InvalidDataException($"{path}: tensor '{name}' has dtype {dtype}, which TorchSharp cannot hold."),
     };
 
     static string ToDTypeName(ScalarType type) => type switch

@@ -1,4 +1,5 @@
 using System.Collections;
+using DiT.Model.IO;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
@@ -10,7 +11,7 @@ public static class TorchPickle
     /// <summary>True when the file starts with the zip signature that torch.save (PyTorch >= 1.6) writes.</summary>
     public static bool IsZipCheckpoint(string path)
     {
-        using var stream = File.OpenRead(path);
+        using var stream = RegularFile.OpenRead(path);
         Span<byte> magic = stackalloc byte[4];
         return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic is [0x50, 0x4B, 0x03, 0x04];
     }
@@ -24,21 +25,23 @@ public static class TorchPickle
         if (!IsZipCheckpoint(path))
             throw new InvalidDataException($"{path}: not a PyTorch zip checkpoint (legacy torch.save format or another file type); re-save it with a current torch.save or convert it to safetensors.");
         Hashtable root;
-        using (var stream = File.OpenRead(path))
+        using (var stream = RegularFile.OpenRead(path))
         {
+            // The file is open, so any failure is its content (a corrupt zip shows as IOException too). The unpickler's
+            // messages can quote the file's bytes: only the kind of failure is passed on.
             try { root = PyTorchUnpickler.UnpickleStateDict(stream); }
-            catch (Exception e) when (e is not IOException)
-            { throw new InvalidDataException($"{path}: could not read the PyTorch checkpoint ({e.Message}).", e); }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            { throw new InvalidDataException($"{path}: could not read the PyTorch checkpoint ({e.GetType().Name}).", e); }
         }
 
         var nested = root.Keys.OfType<string>().Where(k => root[k] is Hashtable).ToList();
         Hashtable dict = root;
         if (entry is not null)
             dict = root[entry] as Hashtable ?? throw new InvalidDataException(
-                $"{path}: has no state dict '{entry}'; it holds {(nested.Count > 0 ? string.Join(", ", nested) : "a plain state dict")}.");
+                $"{path}: has no state dict '{entry}'; it holds {(nested.Count > 0 ? KeyNames.List(nested) : "a plain state dict")}.");
         else if (!root.Values.OfType<Tensor>().Any())
             dict = new[] { "ema", "model", "state_dict" }.Select(k => root[k] as Hashtable).FirstOrDefault(h => h is not null)
-                ?? throw new InvalidDataException($"{path}: holds no tensors and none of 'ema', 'model', 'state_dict' (keys: {string.Join(", ", root.Keys.OfType<object>())}).");
+                ?? throw new InvalidDataException($"{path}: holds no tensors and none of 'ema', 'model', 'state_dict' (keys: {KeyNames.List(root.Keys.OfType<object>())}).");
 
         var result = new Dictionary<string, Tensor>();
         foreach (DictionaryEntry kv in dict)

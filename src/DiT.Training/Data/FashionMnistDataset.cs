@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using DiT.Model.IO;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using TorchSharp;
@@ -33,15 +34,18 @@ public sealed class FashionMnistDataset : IImageDataset
 
     public static bool IsPresent(string folder) => Find(folder, ImagesFile) is not null;
 
-    public static FashionMnistDataset Open(string folder) => Open(folder, ImagesFile, LabelsFile);
+    /// <summary>The training split; with <paramref name="roots"/> its files must resolve inside them (see <see cref="ImageDatasets.Open"/>).</summary>
+    public static FashionMnistDataset Open(string folder, PathRoots? roots = null) => Open(folder, ImagesFile, LabelsFile, roots);
 
     /// <summary>The 10,000-image test split (t10k-*), for evaluation.</summary>
-    public static FashionMnistDataset OpenTest(string folder) => Open(folder, TestImagesFile, TestLabelsFile);
+    public static FashionMnistDataset OpenTest(string folder) => Open(folder, TestImagesFile, TestLabelsFile, roots: null);
 
-    static FashionMnistDataset Open(string folder, string imagesFile, string labelsFile)
+    static FashionMnistDataset Open(string folder, string imagesFile, string labelsFile, PathRoots? roots)
     {
         var imagesPath = Find(folder, imagesFile) ?? throw new DatasetException($"'{folder}' has no {imagesFile}(.gz).");
         var labelsPath = Find(folder, labelsFile) ?? throw new DatasetException($"'{folder}' has {imagesFile} but no {labelsFile}(.gz).");
+        imagesPath = ImageDatasets.Confine(imagesPath, folder, roots, isFile: true);
+        labelsPath = ImageDatasets.Confine(labelsPath, folder, roots, isFile: true);
         var images = ReadIdx(imagesPath, magic: 0x00000803, dims: 3);
         var labels = ReadIdx(labelsPath, magic: 0x00000801, dims: 1);
         if (images.Shape[0] != labels.Shape[0])
@@ -75,7 +79,7 @@ public sealed class FashionMnistDataset : IImageDataset
     {
         try
         {
-            using var file = File.OpenRead(path);
+            using var file = RegularFile.OpenRead(path);
             using Stream stream = path.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress) : file;
             Span<byte> word = stackalloc byte[4];
             stream.ReadExactly(word);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using DiT.Model.IO;
 using SixLabors.ImageSharp;
 
 namespace DiT.Training.Data;
@@ -25,8 +26,9 @@ public sealed class ImageFolderDataset : IImageDataset
     public int LabelOf(int index) => _items[index].Label;
     public string PathOf(int index) => _items[index].Path;
 
-    /// <summary>Lists the tree; with <paramref name="checkImages"/> also reads every image's header so an unreadable file fails now, not mid-training.</summary>
-    public static ImageFolderDataset Open(string root, bool checkImages = true)
+    /// <summary>Lists the tree; with <paramref name="checkImages"/> also reads every image's header so an unreadable file fails now, not mid-training.
+    /// With <paramref name="roots"/> every class folder and image must resolve inside them (see <see cref="ImageDatasets.Open"/>).</summary>
+    public static ImageFolderDataset Open(string root, bool checkImages = true, PathRoots? roots = null)
     {
         if (!Directory.Exists(root)) throw new DatasetException($"Data folder '{root}' does not exist.");
         var classes = Directory.GetDirectories(root)
@@ -40,17 +42,19 @@ public sealed class ImageFolderDataset : IImageDataset
         var hash = new StringBuilder();
         for (int label = 0; label < classes.Length; label++)
         {
-            var files = Directory.EnumerateFiles(Path.Combine(root, classes[label]), "*", SearchOption.AllDirectories)
+            var classFolder = ImageDatasets.Confine(Path.Combine(root, classes[label]), root, roots, isFile: false);
+            var files = Directory.EnumerateFiles(classFolder, "*", SearchOption.AllDirectories)
                 .Where(f => Extensions.Contains(Path.GetExtension(f)))
                 .OrderBy(f => f, StringComparer.Ordinal).ToArray();
             if (files.Length == 0)
                 throw new DatasetException($"Class folder '{classes[label]}' in '{root}' holds no images ({string.Join(", ", Extensions.Order())}).");
             foreach (var file in files)
             {
-                var info = new FileInfo(file);
-                if (checkImages) CheckReadable(file);
-                items.Add((file, label));
-                hash.Append(label).Append('|').Append(Path.GetRelativePath(root, file)).Append('|').Append(info.Length).Append('|').Append(info.LastWriteTimeUtc.Ticks).Append('\n');
+                var real = ImageDatasets.Confine(file, root, roots, isFile: true);
+                var info = new FileInfo(real);
+                if (checkImages) CheckReadable(real);
+                items.Add((real, label));
+                hash.Append(label).Append('|').Append(classes[label]).Append('/').Append(Path.GetRelativePath(classFolder, file)).Append('|').Append(info.Length).Append('|').Append(info.LastWriteTimeUtc.Ticks).Append('\n');
             }
         }
         var fingerprint = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(hash.ToString())))[..16];
@@ -61,7 +65,8 @@ public sealed class ImageFolderDataset : IImageDataset
     {
         try
         {
-            if (Image.Identify(file) is not { Width: > 0, Height: > 0 }) throw new DatasetException($"Image '{file}' is not in a readable image format.");
+            using var stream = RegularFile.OpenRead(file);
+            if (Image.Identify(stream) is not { Width: > 0, Height: > 0 }) throw new DatasetException($"Image '{file}' is not in a readable image format.");
         }
         catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or IOException)
         {
@@ -72,7 +77,11 @@ public sealed class ImageFolderDataset : IImageDataset
     public Image Read(int index)
     {
         var file = _items[index].Path;
-        try { return Image.Load(file); }
+        try
+        {
+            using var stream = RegularFile.OpenRead(file); // replaced by a FIFO since Open: fail, do not block
+            return Image.Load(stream);
+        }
         catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or IOException or NotSupportedException)
         {
             throw new DatasetException($"Image '{file}' cannot be read: {e.Message}", e);
