@@ -16,7 +16,8 @@ public class SampleLoopTests
         var model = DiTModels.Of(c);
         var prefix = c.Kind == "ddpm_sample_loop" ? "ddpm" : "ddim";
         var settings = new SamplerSettings(prefix == "ddpm" ? SamplerKind.Ddpm : SamplerKind.Ddim,
-            c.Config["num_steps"]!.GetValue<int>(), c.Config["eta"]?.GetValue<double>() ?? 0, c.Config["clip_denoised"]!.GetValue<bool>());
+            c.Config["num_steps"]!.GetValue<int>(), c.Config["eta"]?.GetValue<double>() ?? 0, c.Config["clip_denoised"]!.GetValue<bool>(),
+            Respacing: c.Config["timestep_respacing"]!.GetValue<string>());
         using var scope = NewDisposeScope();
         var (z, y, noise) = (c.Input("z"), c.Input("y"), c.Input("noise"));
         var samples = new List<Tensor>();
