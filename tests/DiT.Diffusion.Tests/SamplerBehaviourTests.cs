@@ -11,13 +11,14 @@ public class SamplerBehaviourTests
 
     static SamplerSettings Settings(SamplerKind kind, int steps = 6) => new(kind, steps, Eta: kind == SamplerKind.Ddim ? 0.5 : 0);
 
-    /// <summary>Samples requests (seed, class, scale) as one batch, every row drawing only from its own generator.</summary>
-    static Tensor SampleRequests(DiTModel model, SamplerSettings settings, params (long Seed, long Class, float Scale)[] requests)
+    /// <summary>Samples requests (seed, class, scale, guidance interval) as one batch, every row drawing only from its own generator.</summary>
+    static Tensor SampleRequests(DiTModel model, SamplerSettings settings, params (long Seed, long Class, float Scale, GuidanceInterval? Interval)[] requests)
     {
         var generators = Sampling.Generators(requests.Select(r => r.Seed));
         var xT = Sampling.PerSampleNoise(generators, [4, 8, 8]);
         var guided = ClassifierFreeGuidance.Wrap(DiTModels.Forward(model), tensor(requests.Select(r => r.Class).ToArray()),
-            tensor(requests.Select(r => r.Scale).ToArray()), model.Config.NumClasses, model.Config.InChannels, GuidanceMode.AllChannels);
+            tensor(requests.Select(r => r.Scale).ToArray()), model.Config.NumClasses, model.Config.InChannels, GuidanceMode.AllChannels,
+            new GuidanceIntervals(requests.Select(r => r.Interval), new DiffusionOptions()));
         return Sampling.Sample(guided, xT, settings, generators);
     }
 
@@ -26,14 +27,17 @@ public class SamplerBehaviourTests
     {
         using var scope = NewDisposeScope();
         var settings = Settings(kind);
-        var alone = SampleRequests(DiTModels.A, settings, (42, 3, 4f));
-        var mixed = SampleRequests(DiTModels.A, settings, (7, 5, 1f), (42, 3, 4f), (9, 1, 1.5f));
+        var interval = new GuidanceInterval(0.5, 20);
+        var alone = SampleRequests(DiTModels.A, settings, (42, 3, 4f, interval));
+        var mixed = SampleRequests(DiTModels.A, settings, (7, 5, 1f, null), (42, 3, 4f, interval), (9, 1, 1.5f, new GuidanceInterval(0, 2)));
         // Equal up to float32 rounding: batched matmuls may sum in another order for another batch size, and the
         // golden DiT's random weights blow samples up to |x| ~ 1e3, so the bound is relative to the sample's scale.
         double scale = alone.abs().max().item<float>();
         Assert.True(mixed[1].allclose(alone[0], rtol: 1e-5, atol: 1e-5 * scale), $"max |diff| {(mixed[1] - alone[0]).abs().max().item<float>()}, max |x| {scale}");
         Assert.False(mixed[0].allclose(alone[0], rtol: 1e-2, atol: 1e-2), "different requests must give different samples");
-        var again = SampleRequests(DiTModels.A, settings, (42, 3, 4f));
+        var again = SampleRequests(DiTModels.A, settings, (42, 3, 4f, interval));
+        var everyStep = SampleRequests(DiTModels.A, settings, (42, 3, 4f, null));
+        Assert.False(everyStep.allclose(alone, rtol: 1e-3, atol: 1e-3), "the interval must change the sample");
         Assert.True(again.equal(alone).all().item<bool>(), "same request, same batch: bit-identical");
     }
 
