@@ -27,7 +27,10 @@ public sealed class PlaygroundApiTests(ApiFactory app) : IClassFixture<ApiFactor
 
         string[] noSamplers = [];
         Assert.Equal(new PlaygroundApi.GenerateLimits(DefaultSteps: 3, MaxSteps: 1000, DefaultGuidanceScale: 1.5, MaxGuidanceScale: 20.0,
-            SupportsGuidance: true, DefaultSampler: "ddim", noSamplers, MaxSeed: (1L << 53) - 1), limits! with { Samplers = noSamplers });
+            SupportsGuidance: true, DefaultSampler: "ddim", noSamplers, MaxSeed: (1L << 53) - 1, MinNoiseLevel: limits!.MinNoiseLevel,
+            MaxNoiseLevel: limits.MaxNoiseLevel), limits with { Samplers = noSamplers });
+        Assert.Equal(0.01, limits.MinNoiseLevel, 4);                  // the linear schedule's sigma at t = 0 and t = 999
+        Assert.InRange(limits.MaxNoiseLevel, 150, 160);
         Assert.Equal(["ddpm", "ddim", "dpmpp-2m"], limits.Samplers);
     }
 }

@@ -8,7 +8,9 @@ const state = { classes: [], limits: null, history: [], busy: false };
 window.playground = { progressEvents: [] };
 
 const HISTORY_SIZE = 12;
-const FIELD_CONTROLS = { classId: 'class-input', className: 'class-input', guidanceScale: 'guidance', steps: 'steps', seed: 'seed', sampler: 'sampler' };
+const FIELD_CONTROLS = {
+  classId: 'class-input', className: 'class-input', guidanceScale: 'guidance', guidanceInterval: 'interval-low', steps: 'steps', seed: 'seed', sampler: 'sampler',
+};
 
 // ---------------------------------------------------------------- start-up
 
@@ -51,6 +53,9 @@ function setUpForm(limits) {
   }
   showSliderValues();
   $('random-seed').addEventListener('change', (e) => { $('seed').disabled = e.target.checked; });
+  $('interval-on').disabled = !limits.supportsGuidance;
+  $('interval-on').addEventListener('change', (e) => { $('interval-low').disabled = $('interval-high').disabled = !e.target.checked; });
+  $('interval-help').textContent += ` This model's steps span σ ${limits.minNoiseLevel.toFixed(2)} (least noise) to ${limits.maxNoiseLevel.toFixed(0)}.`;
   setUpClassPicker();
   $('generate-form').addEventListener('submit', onSubmit);
 }
@@ -154,6 +159,7 @@ async function onSubmit(event) {
 
 function requestsFor(mode) {
   const common = { guidanceScale: Number($('guidance').value), steps: Number($('steps').value), sampler: $('sampler').value };
+  if ($('interval-on').checked) common.guidanceInterval = [Number($('interval-low').value), Number($('interval-high').value)];
   let seed;
   if (!$('random-seed').checked) {
     seed = Number($('seed').value);
