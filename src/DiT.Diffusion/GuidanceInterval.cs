@@ -28,6 +28,15 @@ public sealed record GuidanceInterval
 
     public bool Contains(double sigma) => sigma >= Low && sigma <= High;
 
+    /// <summary>Parses "LOW-HIGH" (e.g. "0.3-5", invariant culture); null when it is not a valid interval.</summary>
+    public static GuidanceInterval? TryParse(string? text)
+    {
+        var bounds = (text ?? "").Split('-');
+        return bounds.Length == 2 && double.TryParse(bounds[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var low)
+            && double.TryParse(bounds[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var high) && IsValid(low, high)
+            ? new GuidanceInterval(low, high) : null;
+    }
+
     /// <summary>sigma = sqrt((1 - abar) / abar) at each ORIGINAL timestep of the base (unrespaced) schedule.</summary>
     public static double[] NoiseLevels(DiffusionOptions diffusion)
     {

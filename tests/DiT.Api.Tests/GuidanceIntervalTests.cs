@@ -53,18 +53,20 @@ public sealed class GuidanceIntervalTests(ApiFactory factory) : IClassFixture<Ap
         Assert.NotEqual(alone.Pixels, everyStep.Pixels);
     }
 
+    static async Task<byte[]> Png(HttpClient client, object body)
+    {
+        var response = await client.GenerateAsync(body);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+
     [Fact]
     public async Task AnIntervalHoldingEveryStepIsPlainGuidanceAndOneHoldingNoneIsNoGuidance()
     {
         var client = await factory.ReadyClientAsync();
-        async Task<byte[]> Png(object body)
-        {
-            var response = await client.GenerateAsync(body);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            return await response.Content.ReadAsByteArrayAsync();
-        }
+        Task<byte[]> Png(object body) => GuidanceIntervalTests.Png(client, body);
 
-        var guided = await Png(new { classId = 1, guidanceScale = 8.0, steps = 4, sampler = "dpmpp-2m", seed = 21 });
+        var guided = await Png(new { classId = 1, guidanceScale = 8.0, guidanceInterval = Array.Empty<double>(), steps = 4, sampler = "dpmpp-2m", seed = 21 });
         var unguided = await Png(new { classId = 1, guidanceScale = 1.0, steps = 4, sampler = "dpmpp-2m", seed = 21 });
         var wholeSchedule = await Png(new { classId = 1, guidanceScale = 8.0, guidanceInterval = new[] { 0.0, 1000.0 }, steps = 4, sampler = "dpmpp-2m", seed = 21 });
         var noStep = await Png(new { classId = 1, guidanceScale = 8.0, guidanceInterval = new[] { 500.0, 1000.0 }, steps = 4, sampler = "dpmpp-2m", seed = 21 });
@@ -72,5 +74,22 @@ public sealed class GuidanceIntervalTests(ApiFactory factory) : IClassFixture<Ap
         Assert.NotEqual(guided, unguided);
         Assert.Equal(guided, wholeSchedule);
         Assert.Equal(unguided, noStep);
+    }
+
+    [Fact]
+    public async Task TheDefaultIntervalAppliesToGuidedRequestsThatGiveNoneAndAnEmptyOneOptsOut()
+    {
+        using var withDefault = new ApiFactory().With("Engine:DefaultGuidanceInterval", "500-1000"); // no step inside
+        var client = await withDefault.ReadyClientAsync();
+        Task<byte[]> Png(object body) => GuidanceIntervalTests.Png(client, body);
+
+        var byDefault = await Png(new { classId = 1, guidanceScale = 8.0, steps = 4, sampler = "dpmpp-2m", seed = 21 });
+        var unguided = await Png(new { classId = 1, guidanceScale = 1.0, steps = 4, sampler = "dpmpp-2m", seed = 21 });
+        var everyStep = await Png(new { classId = 1, guidanceScale = 8.0, guidanceInterval = Array.Empty<double>(), steps = 4, sampler = "dpmpp-2m", seed = 21 });
+        var wholeSchedule = await Png(new { classId = 1, guidanceScale = 8.0, guidanceInterval = new[] { 0.0, 1000.0 }, steps = 4, sampler = "dpmpp-2m", seed = 21 });
+
+        Assert.Equal(unguided, byDefault);
+        Assert.Equal(wholeSchedule, everyStep);
+        Assert.NotEqual(unguided, everyStep);
     }
 }

@@ -77,17 +77,11 @@ public class DpmSolverGoldenTests
         Denoiser recording = (xs, ts) =>
         {
             var output = guidance(xs, ts);
-            outputs.Add(Keep(output.narrow(1, 0, channels)));
+            outputs.Add(GoldenDiffusion.Keep(scope, output.narrow(1, 0, channels)));
             return output;
         };
         var final = Sampling.Sample(recording, x, settings, (_, _) => throw new XunitException("DPM-Solver++ draws no noise."),
-            diffusion: diffusion, onIntermediate: (_, s, p) => { samples.Add(Keep(s)); predictions.Add(Keep(p)); });
-        Tensor Keep(Tensor stepTensor) // step tensors die with the step's scope; copies live in the test's scope
-        {
-            var copy = stepTensor.clone();
-            scope.Attach(copy);
-            return copy;
-        }
+            diffusion: diffusion, onIntermediate: (_, s, p) => { samples.Add(GoldenDiffusion.Keep(scope, s)); predictions.Add(GoldenDiffusion.Keep(scope, p)); });
 
         var sampler = new Sampler(settings, diffusion);
         var solver = sampler.Diffusion.DpmSolver;

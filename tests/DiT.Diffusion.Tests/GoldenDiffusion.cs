@@ -37,6 +37,14 @@ static class GoldenDiffusion
     /// <summary>True for outputs that must be equal exactly (tolerance "exact": timesteps, maps, solver orders).</summary>
     public static bool IsExact(GoldenCase c, string output) => c.Output(output)["tolerance"] is JsonValue;
 
+    /// <summary>A copy of a step's tensor (which dies with the step's scope) that lives in the test's scope.</summary>
+    public static Tensor Keep(TorchSharp.DisposeScope scope, Tensor stepTensor)
+    {
+        var copy = stepTensor.clone();
+        scope.Attach(copy);
+        return copy;
+    }
+
     public static Tensor Doubles(double[] values) => tensor(values, ScalarType.Float64);
     public static Tensor Longs(long[] values) => tensor(values, ScalarType.Int64);
 }

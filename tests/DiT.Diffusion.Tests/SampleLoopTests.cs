@@ -23,13 +23,7 @@ public class SampleLoopTests
         var samples = new List<Tensor>();
         var predictions = new List<Tensor>();
         var final = Sampling.Sample(SampleDotPyGuidance(model, y, c.Input("cfg_scale").item<double>()), z, settings,
-            (k, _) => noise[k], onIntermediate: (_, s, p) => { samples.Add(Keep(s)); predictions.Add(Keep(p)); });
-        Tensor Keep(Tensor stepTensor) // step tensors die with the step's scope; keep copies in this test's scope
-        {
-            var copy = stepTensor.clone();
-            scope.Attach(copy);
-            return copy;
-        }
+            (k, _) => noise[k], onIntermediate: (_, s, p) => { samples.Add(GoldenDiffusion.Keep(scope, s)); predictions.Add(GoldenDiffusion.Keep(scope, p)); });
 
         GoldenDiffusion.Check(c, "timestep_map", GoldenDiffusion.Longs(new Sampler(settings).Diffusion.TimestepMap));
         GoldenDiffusion.Check(c, "final", final);

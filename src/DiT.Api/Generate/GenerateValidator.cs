@@ -42,15 +42,17 @@ public static class GenerateValidator
                 : "guidanceScale must be 1: the served model was trained without a null class, so it cannot be guided."];
 
         GuidanceInterval? interval = null;
-        if (body.GuidanceInterval is { } bounds)
+        if (body.GuidanceInterval is []) { }                                     // explicitly: guidance at every step
+        else if (body.GuidanceInterval is { } bounds)
         {
             if (bounds.Length != 2 || !GuidanceInterval.IsValid(bounds[0], bounds[1]))
                 errors["guidanceInterval"] = [$"guidanceInterval must be {GuidanceInterval.Rule}; the schedule spans sigma "
-                    + $"{NoiseLevels[0]:0.##} (t = 0) to {NoiseLevels[^1]:0.#} (t = {NoiseLevels.Count - 1}). Leave it out to guide at every step."];
+                    + $"{NoiseLevels[0]:0.##} (t = 0) to {NoiseLevels[^1]:0.#} (t = {NoiseLevels.Count - 1}); [] guides at every step."];
             else if (guidance == 1)
                 errors["guidanceInterval"] = ["guidanceInterval needs guidanceScale > 1: without guidance there is no interval to limit it to."];
             else interval = new GuidanceInterval(bounds[0], bounds[1]);
         }
+        else if (guidance > 1) interval = options.DefaultInterval;
 
         var samplerName = body.Sampler ?? options.DefaultSampler;
         if (!SamplerNames.ByName.TryGetValue(samplerName.Trim(), out var sampler))

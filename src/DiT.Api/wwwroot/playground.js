@@ -53,8 +53,15 @@ function setUpForm(limits) {
   }
   showSliderValues();
   $('random-seed').addEventListener('change', (e) => { $('seed').disabled = e.target.checked; });
-  $('interval-on').disabled = !limits.supportsGuidance;
-  $('interval-on').addEventListener('change', (e) => { $('interval-low').disabled = $('interval-high').disabled = !e.target.checked; });
+  const intervalOn = $('interval-on');
+  const showInterval = () => { $('interval-low').disabled = $('interval-high').disabled = !intervalOn.checked; };
+  intervalOn.disabled = !limits.supportsGuidance;
+  if (limits.defaultGuidanceInterval) {
+    [$('interval-low').value, $('interval-high').value] = limits.defaultGuidanceInterval;
+    intervalOn.checked = true;
+  }
+  showInterval();
+  intervalOn.addEventListener('change', showInterval);
   $('interval-help').textContent += ` This model's steps span σ ${limits.minNoiseLevel.toFixed(2)} (least noise) to ${limits.maxNoiseLevel.toFixed(0)}.`;
   setUpClassPicker();
   $('generate-form').addEventListener('submit', onSubmit);
@@ -159,7 +166,8 @@ async function onSubmit(event) {
 
 function requestsFor(mode) {
   const common = { guidanceScale: Number($('guidance').value), steps: Number($('steps').value), sampler: $('sampler').value };
-  if ($('interval-on').checked) common.guidanceInterval = [Number($('interval-low').value), Number($('interval-high').value)];
+  // Unticked sends [] (guidance at every step), so the server's default interval never applies unseen.
+  common.guidanceInterval = $('interval-on').checked ? [Number($('interval-low').value), Number($('interval-high').value)] : [];
   let seed;
   if (!$('random-seed').checked) {
     seed = Number($('seed').value);

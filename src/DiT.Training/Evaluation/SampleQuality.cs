@@ -33,18 +33,10 @@ public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance
         foreach (var option in parts.Skip(3))
         {
             if (option == "clip" && !clip) clip = true;
-            else if (interval is null && ParseInterval(option) is { } parsed) interval = parsed;
+            else if (interval is null && GuidanceInterval.TryParse(option) is { } parsed) interval = parsed;
             else throw new ArgumentException($"'{text}' is not a setting: '{option}' is neither 'clip' nor a guidance interval; write {Syntax}.");
         }
         return new EvalSetting(kind, steps, guidance, clip, interval);
-    }
-
-    static GuidanceInterval? ParseInterval(string text)
-    {
-        var bounds = text.Split('-');
-        return bounds.Length == 2 && double.TryParse(bounds[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var low)
-            && double.TryParse(bounds[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var high) && GuidanceInterval.IsValid(low, high)
-            ? new GuidanceInterval(low, high) : null;
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
