@@ -14,8 +14,9 @@ public enum GuidanceMode
 
 /// <summary>
 /// Classifier-free guidance as a model wrapper: eps = uncond + s (cond - uncond) per row, in one batched forward
-/// holding the cond rows and one null-class row per row whose scale is not 1. Rows with scale 1 are the plain
-/// conditional output; unguided channels (learned sigma, and channel 3+ in Reference mode) come from the cond rows.
+/// holding the cond rows and one null-class row per row guided at this call: its scale is not 1 and, when it has a
+/// guidance interval, its noise level lies inside it. Other rows are the plain conditional output; unguided channels
+/// (learned sigma, and channel 3+ in Reference mode) come from the cond rows.
 /// </summary>
 public static class ClassifierFreeGuidance
 {
@@ -24,22 +25,28 @@ public static class ClassifierFreeGuidance
     /// <param name="scales">Guidance scale per row (N); 1 means no guidance (and no extra forward rows).</param>
     /// <param name="nullClass">The class id the model was trained to treat as "no class" (num_classes for DiT).</param>
     /// <param name="inChannels">Latent channels C (the epsilon half of a learned-sigma output).</param>
-    public static Denoiser Wrap(Func<Tensor, Tensor, Tensor, Tensor> model, Tensor classes, Tensor scales, long nullClass, int inChannels, GuidanceMode mode)
+    /// <param name="intervals">Per-row guidance intervals (N); null guides every row at every step.</param>
+    public static Denoiser Wrap(Func<Tensor, Tensor, Tensor, Tensor> model, Tensor classes, Tensor scales, long nullClass, int inChannels, GuidanceMode mode,
+        GuidanceIntervals? intervals = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (classes.dim() != 1 || scales.dim() != 1 || classes.shape[0] != scales.shape[0])
             throw new ArgumentException($"classes and scales must both be (N); got [{string.Join(", ", classes.shape)}] and [{string.Join(", ", scales.shape)}].");
         if (inChannels < 1) throw new ArgumentOutOfRangeException(nameof(inChannels), inChannels, "inChannels must be >= 1.");
+        if (intervals is not null && intervals.Count != classes.shape[0])
+            throw new ArgumentException($"{intervals.Count} guidance intervals for {classes.shape[0]} rows.", nameof(intervals));
         long guidedChannels = mode == GuidanceMode.Reference ? Math.Min(3, inChannels) : inChannels;
         float[] hostScales;
         using (NewDisposeScope()) hostScales = scales.to(ScalarType.Float32).cpu().data<float>().ToArray();
-        long[] guidedRows = Enumerable.Range(0, hostScales.Length).Where(i => hostScales[i] != 1f).Select(i => (long)i).ToArray();
+        int[] scaled = Enumerable.Range(0, hostScales.Length).Where(i => hostScales[i] != 1f).ToArray();
+        if (intervals is { IsEmpty: true }) intervals = null;
 
         return (x, t) =>
         {
             if (x.shape[0] != hostScales.Length || t.shape[0] != hostScales.Length)
                 throw new ArgumentException($"Guided model built for {hostScales.Length} rows was called with x of {x.shape[0]} and t of {t.shape[0]}.");
             using var scope = NewDisposeScope();
+            long[] guidedRows = GuidedRows(scaled, intervals, t);
             if (guidedRows.Length == 0) return model(x, t, classes.to(x.device)).MoveToOuterDisposeScope();
             var rows = tensor(guidedRows, ScalarType.Int64, x.device);
             var xAll = cat([x, x.index_select(0, rows)], 0);                                      // (N + G, C, H, W)
@@ -54,10 +61,20 @@ public static class ClassifierFreeGuidance
             var condEps = cond.narrow(1, 0, guidedChannels);
             var uncondEps = uncond.narrow(1, 0, guidedChannels);
             var guided = uncondEps + s * (condEps - uncondEps);                                   // (N, g, H, W)
-            var isGuided = GaussianDiffusion.RowTensor(hostScales.Select(v => v != 1f ? 1f : 0f).ToArray(), x).to(ScalarType.Bool);
+            var mask = new float[n];
+            foreach (var row in guidedRows) mask[row] = 1;
+            var isGuided = GaussianDiffusion.RowTensor(mask, x).to(ScalarType.Bool);
             guided = where(isGuided, guided, condEps);
             var rest = cond.narrow(1, guidedChannels, cond.shape[1] - guidedChannels);
             return cat([guided, rest], 1).MoveToOuterDisposeScope();                             // (N, C', H, W)
         };
+    }
+
+    /// <summary>The rows guided at this call: scale not 1, and the row's noise level inside its interval (if it has one).</summary>
+    static long[] GuidedRows(int[] scaled, GuidanceIntervals? intervals, Tensor t)
+    {
+        if (intervals is null || scaled.Length == 0) return scaled.Select(i => (long)i).ToArray();
+        var timesteps = t.to(ScalarType.Int64).cpu().data<long>().ToArray();
+        return scaled.Where(i => intervals.Guides(i, timesteps[i])).Select(i => (long)i).ToArray();
     }
 }

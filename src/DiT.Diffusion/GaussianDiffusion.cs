@@ -221,11 +221,14 @@ public sealed partial class GaussianDiffusion
         return new StepResult(sample.MoveToOuterDisposeScope(), predXStart.MoveToOuterDisposeScope());
     }
 
+    /// <summary>DPM-Solver++(2M) over this process's steps (diffusers' DPMSolverMultistepScheduler; see <see cref="DiT.Diffusion.DpmSolver"/>).</summary>
+    public DpmSolver DpmSolver => _dpmSolver ??= new DpmSolver(AlphasCumprod);
+    DpmSolver? _dpmSolver;
+
     /// <summary>
-    /// DPM-Solver++(2M) step (Lu et al. 2022, data prediction, multistep) from index t to t - 1 on this process's
-    /// alpha-bar; at t == 0 it returns the x0 prediction. Rows below the first step (t &lt; NumTimesteps - 1) use
-    /// <paramref name="previousPredXStart"/> (the x0 prediction made at t + 1) for the second-order correction;
-    /// rows at the first step, or all rows when it is null, take a first-order (DDIM-like) step.
+    /// DPM-Solver++(2M) step from index t to t - 1 (from index 0 to sigma 0, which returns the x0 prediction). Rows
+    /// below the first step (t &lt; NumTimesteps - 1) use <paramref name="previousPredXStart"/> (the x0 prediction made
+    /// at t + 1) for the second-order step; rows at the first step, or all rows when it is null, take a first-order step.
     /// </summary>
     public StepResult DpmSolverPP2MStep(Denoiser model, Tensor x, Tensor t, Tensor? previousPredXStart, bool clipDenoised = false)
     {
@@ -233,7 +236,7 @@ public sealed partial class GaussianDiffusion
         var idx = Indices(t, x);
         using var scope = NewDisposeScope();
         var predXStart = PredXStart(SplitOutput(model(x, ModelTimesteps(t)), x).Prediction, x, idx, clipDenoised);
-        var c = idx.Select(i => DpmSolver.Coefficients(AlphasCumprod, i, previousPredXStart is not null)).ToArray();
+        var c = idx.Select(i => DpmSolver.Coefficients(i, previousPredXStart is not null)).ToArray();
         var data = predXStart * RowTensor(c.Select(k => (float)k.Current).ToArray(), x);
         if (previousPredXStart is not null && c.Any(k => k.Previous != 0))
             data = data + previousPredXStart * RowTensor(c.Select(k => (float)k.Previous).ToArray(), x);

@@ -5,17 +5,36 @@ namespace DiT.Diffusion;
 /// <summary>
 /// Which of the base timesteps a shortened process keeps (the reference's space_timesteps), quirks included:
 /// Python round() is ties-to-even on an accumulated float, and "ddimN" is range(0, T, stride) so it never holds T-1.
+/// "linspaceN" is diffusers' DPMSolverMultistepScheduler spacing: round(linspace(0, T-1, N+1)) without the 0.
 /// </summary>
 public static class Respacing
 {
-    /// <summary>The kept base timesteps, ascending. "" keeps all; "25" or "10,20" give step counts per equal section; "ddim25" a fixed stride.</summary>
+    /// <summary>
+    /// The kept base timesteps, ascending. "" keeps all; "25" or "10,20" give step counts per equal section; "ddim25" a
+    /// fixed stride; "linspace20" diffusers' linspace spacing (see <see cref="Linspace"/>).
+    /// </summary>
     public static int[] Space(int numSteps, string spec)
     {
         if (numSteps < 1) throw new ArgumentOutOfRangeException(nameof(numSteps), numSteps, "The base process needs at least one step.");
         spec = (spec ?? "").Trim();
         if (spec.Length == 0) return Enumerable.Range(0, numSteps).ToArray();
         if (spec.StartsWith("ddim", StringComparison.Ordinal)) return DdimStride(numSteps, ParseCount(spec["ddim".Length..], spec));
+        if (spec.StartsWith("linspace", StringComparison.Ordinal)) return Linspace(numSteps, ParseCount(spec["linspace".Length..], spec));
         return Sections(numSteps, spec.Split(',').Select(s => ParseCount(s, spec)).ToArray());
+    }
+
+    /// <summary>
+    /// diffusers' DPMSolverMultistepScheduler timesteps for timestep_spacing "linspace", ascending:
+    /// round(linspace(0, T - 1, count + 1)) with numpy's round (ties to even) and the leading 0 dropped, so the
+    /// noisiest step is T - 1 and 0 is never a model timestep (the solver's last step goes to sigma = 0 instead).
+    /// At most T - 1 steps: above that two points round to the same timestep.
+    /// </summary>
+    public static int[] Linspace(int numSteps, int count)
+    {
+        if (count > numSteps - 1)
+            throw new ArgumentException($"Respacing 'linspace{count}': at most {numSteps - 1} steps (timesteps 1..{numSteps - 1}); more would repeat a timestep.");
+        double step = (numSteps - 1) / (double)count; // numpy.linspace: i * step + start, the last point set to stop
+        return Enumerable.Range(1, count).Select(i => i == count ? numSteps - 1 : (int)Math.Round(i * step, MidpointRounding.ToEven)).ToArray();
     }
 
     /// <summary>True when "ddimN" exists for this N: some integer stride gives exactly N steps.</summary>
@@ -51,5 +70,5 @@ public static class Respacing
 
     static int ParseCount(string text, string spec) =>
         int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 ? n
-            : throw new ArgumentException($"Respacing '{spec}' is not valid: expected '' , a step count such as '250', comma-separated counts such as '10,20', or 'ddimN'.");
+            : throw new ArgumentException($"Respacing '{spec}' is not valid: expected '' , a step count such as '250', comma-separated counts such as '10,20', 'ddimN' or 'linspaceN'.");
 }

@@ -6,14 +6,17 @@ namespace DiT.Diffusion;
 public enum SamplerKind { Ddpm, Ddim, DpmSolverPP2M }
 
 /// <summary>
-/// How to sample. Respacing null picks the default for the kind: "{Steps}" for DDPM and DPM-Solver++ (as DiT's
-/// sample.py), "ddim{Steps}" for DDIM when an integer stride gives exactly Steps steps, else "{Steps}".
+/// How to sample. Respacing null picks the default for the kind: "{Steps}" for DDPM (as DiT's sample.py),
+/// "ddim{Steps}" for DDIM when an integer stride gives exactly Steps steps, else "{Steps}", and "linspace{Steps}" for
+/// DPM-Solver++ (diffusers' DPMSolverMultistepScheduler). Any respacing <see cref="DiT.Diffusion.Respacing"/> accepts
+/// may be given instead ("250", "ddim25", sections "10,20,30", "linspace20"); it must keep exactly Steps steps.
 /// </summary>
 public sealed record SamplerSettings(SamplerKind Kind, int Steps, double Eta = 0, bool ClipDenoised = false, string? Respacing = null)
 {
     public string EffectiveRespacing(int baseSteps) => Respacing ?? Kind switch
     {
         SamplerKind.Ddim when DiT.Diffusion.Respacing.HasDdimStride(baseSteps, Steps) => $"ddim{Steps}",
+        SamplerKind.DpmSolverPP2M => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"linspace{Steps}"),
         _ => Steps.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
@@ -42,7 +45,10 @@ public sealed class Sampler
             throw new ArgumentOutOfRangeException(nameof(settings), settings.Steps, $"Sampling steps must be between 1 and {diffusion.Steps}.");
         if (settings.Eta < 0 || double.IsNaN(settings.Eta)) throw new ArgumentOutOfRangeException(nameof(settings), settings.Eta, "Eta must be >= 0.");
         Settings = settings;
-        Diffusion = GaussianDiffusion.Create(diffusion with { Respacing = settings.EffectiveRespacing(diffusion.Steps) });
+        var respacing = settings.EffectiveRespacing(diffusion.Steps);
+        Diffusion = GaussianDiffusion.Create(diffusion with { Respacing = respacing });
+        if (Diffusion.NumTimesteps != settings.Steps)
+            throw new ArgumentException($"Respacing '{respacing}' keeps {Diffusion.NumTimesteps} steps, but the settings ask for {settings.Steps}.", nameof(settings));
     }
 
     /// <summary>Respaced index of loop step k for a row that started at k = 0.</summary>

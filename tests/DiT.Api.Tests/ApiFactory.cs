@@ -26,6 +26,9 @@ public class ApiFactory : WebApplicationFactory<Program>
 
     static readonly Lazy<string> TinyCheckpoint = new(WriteTinyCheckpoint);
 
+    /// <summary>The tiny checkpoint the factory serves (written once per test run), for tests that build a pipeline directly.</summary>
+    public static string TinyCheckpointPath => TinyCheckpoint.Value;
+
     readonly Dictionary<string, string?> _settings = new()
     {
         ["Model:CheckpointPath"] = TinyCheckpoint.Value,

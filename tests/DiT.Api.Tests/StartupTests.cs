@@ -53,6 +53,14 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public void AnInvalidDefaultGuidanceIntervalStopsStartUp()
+    {
+        using var factory = new ApiFactory().With("Engine:DefaultGuidanceInterval", "5-0.3");
+        var error = Assert.Throws<OptionsValidationException>(() => factory.CreateClient());
+        Assert.Contains("Engine:DefaultGuidanceInterval '5-0.3' must be empty or LOW-HIGH", error.Message);
+    }
+
+    [Fact]
     public void AnUnknownDefaultSamplerStopsStartUp()
     {
         using var factory = new ApiFactory().With("Engine:DefaultSampler", "euler");

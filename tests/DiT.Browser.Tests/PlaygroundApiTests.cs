@@ -26,8 +26,12 @@ public sealed class PlaygroundApiTests(ApiFactory app) : IClassFixture<ApiFactor
         var limits = await client.GetFromJsonAsync<PlaygroundApi.GenerateLimits>("/generate/limits");
 
         string[] noSamplers = [];
-        Assert.Equal(new PlaygroundApi.GenerateLimits(DefaultSteps: 3, MaxSteps: 1000, DefaultGuidanceScale: 1.5, MaxGuidanceScale: 20.0,
-            SupportsGuidance: true, DefaultSampler: "ddim", noSamplers, MaxSeed: (1L << 53) - 1), limits! with { Samplers = noSamplers });
+        Assert.Equal(new PlaygroundApi.GenerateLimits(DefaultSteps: 3, MaxSteps: 1000, DefaultGuidanceScale: 2.0, MaxGuidanceScale: 20.0,
+            SupportsGuidance: true, DefaultSampler: "ddim", noSamplers, MaxSeed: (1L << 53) - 1, MinNoiseLevel: limits!.MinNoiseLevel,
+            MaxNoiseLevel: limits.MaxNoiseLevel, DefaultGuidanceInterval: limits.DefaultGuidanceInterval), limits with { Samplers = noSamplers });
+        Assert.Equal([0.3, 5], limits.DefaultGuidanceInterval!);        // appsettings.json's default interval
+        Assert.Equal(0.01, limits.MinNoiseLevel, 4);                  // the linear schedule's sigma at t = 0 and t = 999
+        Assert.InRange(limits.MaxNoiseLevel, 150, 160);
         Assert.Equal(["ddpm", "ddim", "dpmpp-2m"], limits.Samplers);
     }
 }

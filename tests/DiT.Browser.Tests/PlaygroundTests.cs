@@ -168,4 +168,24 @@ public sealed class PlaygroundTests(BrowserFixture browser, ITestOutputHelper ou
         Assert.Equal("true", await page.Locator("#steps").GetAttributeAsync("aria-invalid"));
         Assert.Null(await page.Locator("#class-input").GetAttributeAsync("aria-invalid"));
     }
+
+    [Fact]
+    public async Task AGuidanceIntervalFromTheFormIsSentAndABadOneIsRefusedNamingTheField()
+    {
+        var page = await OpenAsync();
+        await PickClassAsync(page, "ca", "cat");
+        await page.GetByLabel("Guide only at noise levels").CheckAsync();
+        await page.GetByLabel("Low σ").FillAsync("5");
+        await page.GetByLabel("High σ").FillAsync("1");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
+
+        var error = page.GetByRole(AriaRole.Alert);
+        await error.Locator("li").WaitForAsync();
+        Assert.Contains("guidanceInterval: guidanceInterval must be two noise levels [low, high] with 0 <= low < high", await error.InnerTextAsync());
+        Assert.Equal("true", await page.Locator("#interval-low").GetAttributeAsync("aria-invalid"));
+
+        await page.GetByLabel("High σ").FillAsync("10");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
+        await page.Locator("#result-image[alt^='Generated image of class cat']").WaitForAsync();
+    }
 }

@@ -18,17 +18,31 @@ static class GoldenDiffusion
 
     public static GaussianDiffusion Diffusion(GoldenCase c) => GaussianDiffusion.Create(Options(c.Config));
 
-    /// <summary>Checks an output against the case's tolerance; "exact" outputs must match element for element.</summary>
-    public static void Check(GoldenCase c, string output, Tensor actual)
+    /// <summary>
+    /// Checks an output against the case's tolerance; "exact" outputs must match element for element.
+    /// <paramref name="expected"/> replaces the case's expected values (to show that a changed value fails).
+    /// </summary>
+    public static void Check(GoldenCase c, string output, Tensor actual, Tensor? expected = null)
     {
-        if (c.Output(output)["tolerance"] is JsonValue)
+        expected ??= c.Expected(output);
+        if (IsExact(c, output))
         {
-            var expected = c.Expected(output);
             Assert.Equal(expected.shape, actual.shape);
             Assert.True(actual.to(expected.dtype).eq(expected).all().item<bool>(), $"{c.Name}.{output} differs from the exact expected values.");
             return;
         }
-        c.ToleranceOf(output).AssertClose(actual, c.Expected(output), $"{c.Name}.{output}");
+        c.ToleranceOf(output).AssertClose(actual, expected, $"{c.Name}.{output}");
+    }
+
+    /// <summary>True for outputs that must be equal exactly (tolerance "exact": timesteps, maps, solver orders).</summary>
+    public static bool IsExact(GoldenCase c, string output) => c.Output(output)["tolerance"] is JsonValue;
+
+    /// <summary>A copy of a step's tensor (which dies with the step's scope) that lives in the test's scope.</summary>
+    public static Tensor Keep(TorchSharp.DisposeScope scope, Tensor stepTensor)
+    {
+        var copy = stepTensor.clone();
+        scope.Attach(copy);
+        return copy;
     }
 
     public static Tensor Doubles(double[] values) => tensor(values, ScalarType.Float64);

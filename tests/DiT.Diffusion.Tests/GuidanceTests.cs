@@ -82,6 +82,54 @@ public class GuidanceTests
     }
 
     [Fact]
+    public void ARowOutsideItsGuidanceIntervalSkipsItsUnconditionalPassAndIsTheConditionalOutput()
+    {
+        using var scope = NewDisposeScope();
+        var model = new RecordingModel();
+        var x = randn([4, 4, 2, 2], generator: new Generator(3));
+        var t = tensor(new long[] { 900, 900, 100, 100 });              // sigma ~ 60 and ~ 0.35 on the linear schedule
+        var classes = tensor(new long[] { 1, 2, 3, 4 });
+        var scales = tensor(new[] { 4f, 4f, 4f, 4f });
+        var intervals = new GuidanceIntervals([null, new GuidanceInterval(1, 10), new GuidanceInterval(0.1, 1), new GuidanceInterval(1, 10)], new DiffusionOptions());
+        var output = ClassifierFreeGuidance.Wrap(model.Forward, classes, scales, NullClass, 4, GuidanceMode.AllChannels, intervals)(x, t);
+        var always = ClassifierFreeGuidance.Wrap(model.Forward, classes, scales, NullClass, 4, GuidanceMode.AllChannels)(x, t);
+
+        Assert.Equal(new long[] { 1, 2, 3, 4, NullClass, NullClass }, model.LabelsSeen[0]);   // rows 0 and 2 only
+        var cond = model.Forward(x, t, classes);
+        foreach (int row in new[] { 0, 2 }) Assert.True(output[row].equal(always[row]).all().item<bool>(), $"row {row} is guided");
+        foreach (int row in new[] { 1, 3 }) Assert.True(output[row].equal(cond[row]).all().item<bool>(), $"row {row} is not guided");
+    }
+
+    [Fact]
+    public void NoRowInsideItsIntervalIsASingleConditionalPass()
+    {
+        using var scope = NewDisposeScope();
+        var model = new RecordingModel();
+        var (x, t) = Batch(2);
+        var intervals = new GuidanceIntervals([new GuidanceInterval(100, 200), new GuidanceInterval(100, 200)], new DiffusionOptions());
+        ClassifierFreeGuidance.Wrap(model.Forward, tensor(new long[] { 4, 5 }), full([2], 3f), NullClass, 4, GuidanceMode.AllChannels, intervals)(x, t);
+        Assert.Equal([new long[] { 4, 5 }], model.LabelsSeen);
+    }
+
+    [Theory]
+    [InlineData(-0.1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(1, 1)]
+    [InlineData(0, double.PositiveInfinity)]
+    [InlineData(double.NaN, 1)]
+    public void AnIntervalMustBeOrderedFiniteAndNonNegative(double low, double high) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GuidanceInterval(low, high));
+
+    [Fact]
+    public void NoiseLevelsSpanTheLinearScheduleFromTimestepZeroToTheLast()
+    {
+        var sigma = GuidanceInterval.NoiseLevels(new DiffusionOptions());
+        Assert.Equal(0.01, sigma[0], 4);                                  // sqrt(beta_0 / (1 - beta_0)), beta_0 = 1e-4
+        Assert.InRange(sigma[^1], 150, 160);
+        Assert.True(sigma.Zip(sigma.Skip(1)).All(p => p.Second > p.First));
+    }
+
+    [Fact]
     public void MismatchedClassesAndScalesAreRejected()
     {
         using var scope = NewDisposeScope();

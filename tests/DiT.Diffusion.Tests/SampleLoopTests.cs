@@ -16,19 +16,14 @@ public class SampleLoopTests
         var model = DiTModels.Of(c);
         var prefix = c.Kind == "ddpm_sample_loop" ? "ddpm" : "ddim";
         var settings = new SamplerSettings(prefix == "ddpm" ? SamplerKind.Ddpm : SamplerKind.Ddim,
-            c.Config["num_steps"]!.GetValue<int>(), c.Config["eta"]?.GetValue<double>() ?? 0, c.Config["clip_denoised"]!.GetValue<bool>());
+            c.Config["num_steps"]!.GetValue<int>(), c.Config["eta"]?.GetValue<double>() ?? 0, c.Config["clip_denoised"]!.GetValue<bool>(),
+            Respacing: c.Config["timestep_respacing"]!.GetValue<string>());
         using var scope = NewDisposeScope();
         var (z, y, noise) = (c.Input("z"), c.Input("y"), c.Input("noise"));
         var samples = new List<Tensor>();
         var predictions = new List<Tensor>();
         var final = Sampling.Sample(SampleDotPyGuidance(model, y, c.Input("cfg_scale").item<double>()), z, settings,
-            (k, _) => noise[k], onIntermediate: (_, s, p) => { samples.Add(Keep(s)); predictions.Add(Keep(p)); });
-        Tensor Keep(Tensor stepTensor) // step tensors die with the step's scope; keep copies in this test's scope
-        {
-            var copy = stepTensor.clone();
-            scope.Attach(copy);
-            return copy;
-        }
+            (k, _) => noise[k], onIntermediate: (_, s, p) => { samples.Add(GoldenDiffusion.Keep(scope, s)); predictions.Add(GoldenDiffusion.Keep(scope, p)); });
 
         GoldenDiffusion.Check(c, "timestep_map", GoldenDiffusion.Longs(new Sampler(settings).Diffusion.TimestepMap));
         GoldenDiffusion.Check(c, "final", final);

@@ -64,6 +64,22 @@ public class ScheduleTests
         Assert.DoesNotContain(999, steps);
     }
 
+    [Theory]
+    [InlineData(10, new[] { 100, 200, 300, 400, 500, 599, 699, 799, 899, 999 })]
+    [InlineData(8, new[] { 125, 250, 375, 500, 624, 749, 874, 999 })]
+    public void LinspaceRespacingIsDiffusersDpmSolverSpacingWithoutZero(int count, int[] expected) =>
+        Assert.Equal(expected, Respacing.Space(1000, $"linspace{count}"));
+
+    [Fact]
+    public void LinspaceRespacingRoundsTiesToEvenAndRefusesRepeatedTimesteps()
+    {
+        var twelve = Respacing.Linspace(1000, 12);                                     // 166.5 and 832.5 are exact ties
+        Assert.Contains(166, twelve);
+        Assert.Contains(832, twelve);
+        Assert.Equal(999, Respacing.Linspace(1000, 999).Length);
+        Assert.Contains("at most 999", Assert.Throws<ArgumentException>(() => Respacing.Space(1000, "linspace1000")).Message);
+    }
+
     [Fact]
     public void EmptyRespacingKeepsEveryStep() => Assert.Equal(Enumerable.Range(0, 1000), Respacing.Space(1000, ""));
 

@@ -21,13 +21,17 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
     long _bypassUntil; // Stopwatch timestamp
     static readonly KeyValuePair<string, object?> Layer = new("layer", "redis");
 
-    /// <summary>dit:png:v1:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}</summary>
+    /// <summary>
+    /// dit:png:v2:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}:{interval}, interval
+    /// "low-high" or "all" (v2: dpmpp-2m follows diffusers since then, so v1 entries hold other images).
+    /// </summary>
     public static string KeyOf(ImageKey key)
     {
         var r = key.Request;
         var device = key.Device.Split(':')[0]; // cuda:0 and cuda:1 draw the same images
+        var interval = r.GuidanceInterval is { } gi ? string.Create(CultureInfo.InvariantCulture, $"{gi.Low:R}-{gi.High:R}") : "all";
         return string.Create(CultureInfo.InvariantCulture,
-            $"dit:png:v1:{key.ModelFingerprint}:{device}:{key.Dtype}:{key.GuidanceMode.ToLowerInvariant()}:{r.Sampler.ToString().ToLowerInvariant()}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}");
+            $"dit:png:v2:{key.ModelFingerprint}:{device}:{key.Dtype}:{key.GuidanceMode.ToLowerInvariant()}:{r.Sampler.ToString().ToLowerInvariant()}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}:{interval}");
     }
 
     public bool IsEnabled => _options.Enabled;

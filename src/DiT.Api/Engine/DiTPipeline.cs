@@ -66,21 +66,28 @@ public sealed class DiTPipeline : IBatchPipeline
         var noise = Sampling.PerSampleNoise(generators, empty([n, config.InChannels, size, size], _dtype, _device));
         var classes = tensor(batch.Select(r => (long)r.ClassId).ToArray(), ScalarType.Int64, _device);
         var scales = tensor(batch.Select(r => (float)r.GuidanceScale).ToArray(), ScalarType.Float32, _device);
-        var model = Guided(_model, classes, scales, _guidance);
+        var diffusion = Diffusion(config);
+        var model = Guided(_model, classes, scales, _guidance, batch, diffusion);
         var settings = new SamplerSettings(KindOf(batch[0].Sampler), batch[0].Steps);
         Tensor latents;
         using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
-            latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, new DiffusionOptions(LearnSigma: config.LearnSigma));
+            latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, diffusion);
         return Decode(_autoencoder, latents);
     }
 
     public IRunningBatch StartRunningBatch(Sampler sampler, int steps) =>
-        new RunningBatch(_model, _autoencoder, new DiT.Diffusion.Sampler(new SamplerSettings(KindOf(sampler), steps),
-            new DiffusionOptions(LearnSigma: _model.Config.LearnSigma)), _guidance, _device, _dtype);
+        new RunningBatch(_model, _autoencoder, new DiT.Diffusion.Sampler(new SamplerSettings(KindOf(sampler), steps), Diffusion(_model.Config)),
+            _guidance, _device, _dtype);
 
-    /// <summary>The model under classifier-free guidance with per-row classes and scales (the tensors must outlive it).</summary>
-    internal static Denoiser Guided(DiTModel model, Tensor classes, Tensor scales, GuidanceMode guidance) =>
-        ClassifierFreeGuidance.Wrap(model.forward, classes, scales, model.Config.NumClasses, model.Config.InChannels, guidance);
+    /// <summary>The diffusion process the served model was trained with (DiT's defaults; learned sigma per its config).</summary>
+    static DiffusionOptions Diffusion(DiTConfig config) => new(LearnSigma: config.LearnSigma);
+
+    /// <summary>The model under classifier-free guidance with the requests' classes, scales and guidance intervals, row by
+    /// row (the tensors must outlive it).</summary>
+    internal static Denoiser Guided(DiTModel model, Tensor classes, Tensor scales, GuidanceMode guidance,
+        IEnumerable<GenerationRequest> rows, DiffusionOptions diffusion) =>
+        ClassifierFreeGuidance.Wrap(model.forward, classes, scales, model.Config.NumClasses, model.Config.InChannels, guidance,
+            new GuidanceIntervals(rows.Select(r => r.GuidanceInterval), diffusion));
 
     /// <summary>Latents (N, C, h, w) to one 8-bit image per row (AutoencoderKL decodes in slices of its SliceSize rows).</summary>
     internal static RawImage[] Decode(IAutoencoder autoencoder, Tensor latents)

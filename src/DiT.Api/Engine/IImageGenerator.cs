@@ -18,8 +18,10 @@ public interface IImageGenerator
     Task<GeneratedImage> GenerateAsync(GenerationRequest request, IProgress<SamplingProgress>? progress, CancellationToken ct);
 }
 
-/// <summary>A validated request: every field resolved (class id, defaults applied, seed drawn).</summary>
-public sealed record GenerationRequest(int ClassId, double GuidanceScale, int Steps, Sampler Sampler, long Seed)
+/// <summary>A validated request: every field resolved (class id, defaults applied, seed drawn). GuidanceInterval null
+/// guides at every step; otherwise only while the noise level sigma lies inside it.</summary>
+public sealed record GenerationRequest(int ClassId, double GuidanceScale, int Steps, Sampler Sampler, long Seed,
+    DiT.Diffusion.GuidanceInterval? GuidanceInterval = null)
 {
     /// <summary>Requests with the same key can run in one sampling loop.</summary>
     public (Sampler, int) BatchKey => (Sampler, Steps);

@@ -8,7 +8,7 @@ namespace DiT.Api.Engine;
 
 /// <summary>
 /// Continuous batching's tensors for one sampler and step count: the trajectory x (one row per request, each at its
-/// own step), the previous x0 prediction for DPM-Solver++, and per-row generators, classes and guidance scales.
+/// own step), the previous x0 prediction for DPM-Solver++, and per-row generators, classes, guidance scales and intervals.
 /// A row draws its starting noise and every step's noise from its own generator, in the order it would alone, so a
 /// seed gives the same image whoever shares the steps. Tensors kept between steps live outside any dispose scope
 /// and are disposed here when replaced.
@@ -117,7 +117,7 @@ sealed class RunningBatch : IRunningBatch
         if (_rows.Count == 0) return;
         _classes = tensor(_rows.Select(r => (long)r.Request.ClassId).ToArray(), ScalarType.Int64, _device).DetachFromDisposeScope();
         _scales = tensor(_rows.Select(r => (float)r.Request.GuidanceScale).ToArray(), ScalarType.Float32, _device).DetachFromDisposeScope();
-        _denoiser = DiTPipeline.Guided(_model, _classes, _scales, _guidance);
+        _denoiser = DiTPipeline.Guided(_model, _classes, _scales, _guidance, _rows.Select(r => r.Request), _sampler.Diffusion.Options);
         if (_trajectoryDtype != _dtype)
         {
             var inner = _denoiser;

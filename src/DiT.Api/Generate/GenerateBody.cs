@@ -15,6 +15,15 @@ public sealed record GenerateBody
     /// <example>4.0</example>
     public double? GuidanceScale { get; init; }
 
+    /// <summary>
+    /// Guidance interval [low, high] in noise level sigma = sqrt((1 - alpha_bar) / alpha_bar) (Kynkäänniemi et al. 2024):
+    /// guidance only at steps whose sigma lies inside, the unconditional pass skipped elsewhere. Needs guidanceScale &gt; 1.
+    /// The 1000-step linear schedule spans sigma 0.01 (t = 0) to 157 (t = 999). [] guides at every step; absent: the
+    /// default interval (Engine:DefaultGuidanceInterval) when the request is guided.
+    /// </summary>
+    /// <example>[0.3, 10]</example>
+    public double[]? GuidanceInterval { get; init; }
+
     /// <summary>Sampling steps (the 1000-step schedule is respaced). Default from Engine:DefaultSteps.</summary>
     /// <example>50</example>
     public int? Steps { get; init; }

@@ -1,5 +1,7 @@
 using DiT.Api.Engine;
 using DiT.Api.Options;
+using DiffusionOptions = DiT.Diffusion.DiffusionOptions;
+using GuidanceInterval = DiT.Diffusion.GuidanceInterval;
 
 namespace DiT.Api.Generate;
 
@@ -7,6 +9,9 @@ namespace DiT.Api.Generate;
 public static class GenerateValidator
 {
     public const long MaxSeed = (1L << 53) - 1; // exact in JSON doubles, so clients in any language can echo it
+
+    /// <summary>sigma per timestep of the served schedule (DiT's 1000 linear steps), for the limits in messages.</summary>
+    public static readonly IReadOnlyList<double> NoiseLevels = GuidanceInterval.NoiseLevels(new DiffusionOptions());
 
     public static GenerationRequest? Validate(GenerateBody body, ServedModel model, EngineOptions options, IDictionary<string, string[]> errors)
     {
@@ -36,19 +41,34 @@ public static class GenerateValidator
                 ? $"guidanceScale must be between 1 (no guidance) and {maxGuidance}."
                 : "guidanceScale must be 1: the served model was trained without a null class, so it cannot be guided."];
 
-        int steps = body.Steps ?? options.DefaultSteps;
-        if (steps < 1 || steps > options.MaxSteps)
-            errors["steps"] = [$"steps must be between 1 and {options.MaxSteps}."];
+        GuidanceInterval? interval = null;
+        if (body.GuidanceInterval is []) { }                                     // explicitly: guidance at every step
+        else if (body.GuidanceInterval is { } bounds)
+        {
+            if (bounds.Length != 2 || !GuidanceInterval.IsValid(bounds[0], bounds[1]))
+                errors["guidanceInterval"] = [$"guidanceInterval must be {GuidanceInterval.Rule}; the schedule spans sigma "
+                    + $"{NoiseLevels[0]:0.##} (t = 0) to {NoiseLevels[^1]:0.#} (t = {NoiseLevels.Count - 1}); [] guides at every step."];
+            else if (guidance == 1)
+                errors["guidanceInterval"] = ["guidanceInterval needs guidanceScale > 1: without guidance there is no interval to limit it to."];
+            else interval = new GuidanceInterval(bounds[0], bounds[1]);
+        }
+        else if (guidance > 1) interval = options.DefaultInterval;
 
         var samplerName = body.Sampler ?? options.DefaultSampler;
         if (!SamplerNames.ByName.TryGetValue(samplerName.Trim(), out var sampler))
             errors["sampler"] = [$"Unknown sampler '{Shorten(samplerName)}': allowed {SamplerNames.Allowed}."];
 
+        // DPM-Solver++ uses diffusers' linspace timesteps, which never include 0: at most one step per timestep 1..999.
+        int maxSteps = sampler == Sampler.DpmPP2M ? Math.Min(options.MaxSteps, NoiseLevels.Count - 1) : options.MaxSteps;
+        int steps = body.Steps ?? options.DefaultSteps;
+        if (steps < 1 || steps > maxSteps)
+            errors["steps"] = [$"steps must be between 1 and {maxSteps}" + (maxSteps < options.MaxSteps ? $" for {SamplerNames.NameOf(sampler)}." : ".")];
+
         long seed = body.Seed ?? Random.Shared.NextInt64(0, MaxSeed + 1);
         if (seed < 0 || seed > MaxSeed)
             errors["seed"] = [$"seed must be between 0 and {MaxSeed}."];
 
-        return errors.Count == 0 ? new GenerationRequest(classId!.Value, guidance, steps, sampler, seed) : null;
+        return errors.Count == 0 ? new GenerationRequest(classId!.Value, guidance, steps, sampler, seed, interval) : null;
     }
 
     static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";

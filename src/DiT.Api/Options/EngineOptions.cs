@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using DiT.Diffusion;
 
 namespace DiT.Api.Options;
 
 /// <summary>Sampling defaults, request limits and dynamic batching (section "Engine").</summary>
-public sealed class EngineOptions
+public sealed class EngineOptions : IValidatableObject
 {
     public const string Section = "Engine";
 
@@ -16,6 +17,13 @@ public sealed class EngineOptions
 
     [Range(1.0, 100.0)] public double DefaultGuidanceScale { get; set; } = 4.0;
     [Range(1.0, 100.0)] public double MaxGuidanceScale { get; set; } = 20.0;
+
+    /// <summary>Guidance interval "LOW-HIGH" in noise level sigma (e.g. "0.3-5") for guided requests that give none;
+    /// empty: guidance at every step. A request opts out with "guidanceInterval": [].</summary>
+    public string DefaultGuidanceInterval { get; set; } = "";
+
+    /// <summary><see cref="DefaultGuidanceInterval"/> parsed; null when empty.</summary>
+    public GuidanceInterval? DefaultInterval => GuidanceInterval.TryParse(DefaultGuidanceInterval);
 
     /// <summary>"reference" guides channels [:3] as DiT's forward_with_cfg (reproduces sample.py), "all-channels" every epsilon channel.</summary>
     [Required, RegularExpression("^(?i)(reference|all-channels)$", ErrorMessage = "Engine:GuidanceMode must be reference or all-channels.")]
@@ -47,4 +55,11 @@ public sealed class EngineOptions
 
     /// <summary>Retry-After seconds sent with a 429.</summary>
     [Range(1, 3600)] public int RetryAfterSeconds { get; set; } = 2;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!string.IsNullOrWhiteSpace(DefaultGuidanceInterval) && DefaultInterval is null)
+            yield return new ValidationResult($"Engine:DefaultGuidanceInterval '{DefaultGuidanceInterval}' must be empty or LOW-HIGH: {GuidanceInterval.Rule}.",
+                [nameof(DefaultGuidanceInterval)]);
+    }
 }

@@ -18,8 +18,11 @@ public static class PlaygroundApi
     /// (the request finished; its response has the image or the error) or <c>expired</c> (no request came).</summary>
     public sealed record ProgressEvent(int Step, int TotalSteps);
 
+    /// <summary>MinNoiseLevel and MaxNoiseLevel: the schedule's sigma at t = 0 and at its last step, the span a guidance
+    /// interval is drawn from; DefaultGuidanceInterval: [low, high] applied to guided requests that give none, or null.</summary>
     public sealed record GenerateLimits(int DefaultSteps, int MaxSteps, double DefaultGuidanceScale, double MaxGuidanceScale,
-        bool SupportsGuidance, string DefaultSampler, IReadOnlyList<string> Samplers, long MaxSeed);
+        bool SupportsGuidance, string DefaultSampler, IReadOnlyList<string> Samplers, long MaxSeed, double MinNoiseLevel, double MaxNoiseLevel,
+        IReadOnlyList<double>? DefaultGuidanceInterval);
 
     public static IServiceCollection AddPlayground(this IServiceCollection services)
     {
@@ -38,7 +41,7 @@ public static class PlaygroundApi
 
         app.MapGet("/generate/limits", GetLimits).WithName("GetGenerateLimits").WithTags("Generate")
             .WithSummary("Defaults and allowed ranges of the POST /generate fields")
-            .WithDescription("What a form needs: default and maximum steps and guidance scale (guidance is fixed at 1 when the model has no null class), samplers, largest seed.");
+            .WithDescription("What a form needs: default and maximum steps and guidance scale (guidance is fixed at 1 when the model has no null class), samplers, largest seed, the noise levels (sigma) a guidance interval can span and the default interval.");
 
         app.MapGet("/generate/progress/{id}", StreamProgress).WithName("GenerateProgress").WithTags("Generate")
             .WithSummary("Server-sent events: the denoising steps of one POST /generate request")
@@ -62,7 +65,9 @@ public static class PlaygroundApi
         var o = options.Value;
         return TypedResults.Ok(new GenerateLimits(o.DefaultSteps, o.MaxSteps,
             model.SupportsGuidance ? o.DefaultGuidanceScale : 1, model.SupportsGuidance ? o.MaxGuidanceScale : 1,
-            model.SupportsGuidance, o.DefaultSampler.ToLowerInvariant(), [.. SamplerNames.ByName.Keys], GenerateValidator.MaxSeed));
+            model.SupportsGuidance, o.DefaultSampler.ToLowerInvariant(), [.. SamplerNames.ByName.Keys], GenerateValidator.MaxSeed,
+            GenerateValidator.NoiseLevels[0], GenerateValidator.NoiseLevels[^1],
+            model.SupportsGuidance && o.DefaultInterval is { } interval ? [interval.Low, interval.High] : null));
     }
 
     static Results<ServerSentEventsResult<ProgressEvent>, ValidationProblem, ProblemHttpResult> StreamProgress(

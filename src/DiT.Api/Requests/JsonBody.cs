@@ -86,7 +86,7 @@ public static class JsonBody
         if (property is null)
             return $"Unknown field '{Shorten(field)}': allowed {string.Join(", ", typeof(T).GetProperties().Select(p => Options.PropertyNamingPolicy!.ConvertName(p.Name)))}.";
         var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-        var expected = type == typeof(string) ? "a string" : type == typeof(double) ? "a number" : "an integer";
+        var expected = type == typeof(string) ? "a string" : type == typeof(double) ? "a number" : type.IsArray ? "an array of numbers" : "an integer";
         return $"'{field}' must be {expected}.";
     }
 

@@ -8,7 +8,9 @@ const state = { classes: [], limits: null, history: [], busy: false };
 window.playground = { progressEvents: [] };
 
 const HISTORY_SIZE = 12;
-const FIELD_CONTROLS = { classId: 'class-input', className: 'class-input', guidanceScale: 'guidance', steps: 'steps', seed: 'seed', sampler: 'sampler' };
+const FIELD_CONTROLS = {
+  classId: 'class-input', className: 'class-input', guidanceScale: 'guidance', guidanceInterval: 'interval-low', steps: 'steps', seed: 'seed', sampler: 'sampler',
+};
 
 // ---------------------------------------------------------------- start-up
 
@@ -51,6 +53,16 @@ function setUpForm(limits) {
   }
   showSliderValues();
   $('random-seed').addEventListener('change', (e) => { $('seed').disabled = e.target.checked; });
+  const intervalOn = $('interval-on');
+  const showInterval = () => { $('interval-low').disabled = $('interval-high').disabled = !intervalOn.checked; };
+  intervalOn.disabled = !limits.supportsGuidance;
+  if (limits.defaultGuidanceInterval) {
+    [$('interval-low').value, $('interval-high').value] = limits.defaultGuidanceInterval;
+    intervalOn.checked = true;
+  }
+  showInterval();
+  intervalOn.addEventListener('change', showInterval);
+  $('interval-help').textContent += ` This model's steps span σ ${limits.minNoiseLevel.toFixed(2)} (least noise) to ${limits.maxNoiseLevel.toFixed(0)}.`;
   setUpClassPicker();
   $('generate-form').addEventListener('submit', onSubmit);
 }
@@ -154,6 +166,8 @@ async function onSubmit(event) {
 
 function requestsFor(mode) {
   const common = { guidanceScale: Number($('guidance').value), steps: Number($('steps').value), sampler: $('sampler').value };
+  // Unticked sends [] (guidance at every step), so the server's default interval never applies unseen.
+  common.guidanceInterval = $('interval-on').checked ? [Number($('interval-low').value), Number($('interval-high').value)] : [];
   let seed;
   if (!$('random-seed').checked) {
     seed = Number($('seed').value);

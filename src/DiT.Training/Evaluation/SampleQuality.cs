@@ -6,26 +6,41 @@ using static TorchSharp.torch;
 
 namespace DiT.Training.Evaluation;
 
-/// <summary>One sampling setting to judge: sampler, steps, classifier-free guidance scale, and whether x0 predictions are clipped to [-1, 1].</summary>
-public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance, bool Clip = false)
+/// <summary>
+/// One sampling setting to judge: sampler, steps, classifier-free guidance scale, whether x0 predictions are clipped to
+/// [-1, 1], and the guidance interval in noise level sigma (null: guidance at every step).
+/// </summary>
+public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance, bool Clip = false, GuidanceInterval? Interval = null)
 {
     static readonly Dictionary<string, SamplerKind> Names = new(StringComparer.OrdinalIgnoreCase)
     {
         ["ddpm"] = SamplerKind.Ddpm, ["ddim"] = SamplerKind.Ddim, ["dpm"] = SamplerKind.DpmSolverPP2M, ["dpm++2m"] = SamplerKind.DpmSolverPP2M,
     };
 
-    /// <summary>Parses "sampler:steps:guidance[:clip]", e.g. "dpm:20:1.5" (samplers ddpm, ddim, dpm).</summary>
+    const string Syntax = "sampler:steps:guidance[:clip][:LOW-HIGH] with sampler ddpm, ddim or dpm, steps >= 1, guidance >= 0 and "
+        + "LOW-HIGH a guidance interval in noise level sigma, 0 <= LOW < HIGH (e.g. dpm:20:1.5, dpm:20:1.5:clip or dpm:20:1.5:0.3-10)";
+
+    /// <summary>Parses "sampler:steps:guidance[:clip][:LOW-HIGH]", e.g. "dpm:20:1.5" or "dpm:20:1.5:0.3-10".</summary>
     public static EvalSetting Parse(string text)
     {
         var parts = text.Split(':');
-        if (parts.Length is not (3 or 4) || (parts.Length == 4 && parts[3] != "clip") || !Names.TryGetValue(parts[0], out var kind)
+        if (parts.Length is < 3 or > 5 || !Names.TryGetValue(parts[0], out var kind)
             || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var steps) || steps < 1
             || !double.TryParse(parts[2], CultureInfo.InvariantCulture, out var guidance) || guidance < 0)
-            throw new ArgumentException($"'{text}' is not a setting: write sampler:steps:guidance[:clip] with sampler ddpm, ddim or dpm, steps >= 1 and guidance >= 0 (e.g. dpm:20:1.5 or dpm:20:1.5:clip).");
-        return new EvalSetting(kind, steps, guidance, parts.Length == 4);
+            throw new ArgumentException($"'{text}' is not a setting: write {Syntax}.");
+        bool clip = false;
+        GuidanceInterval? interval = null;
+        foreach (var option in parts.Skip(3))
+        {
+            if (option == "clip" && !clip) clip = true;
+            else if (interval is null && GuidanceInterval.TryParse(option) is { } parsed) interval = parsed;
+            else throw new ArgumentException($"'{text}' is not a setting: '{option}' is neither 'clip' nor a guidance interval; write {Syntax}.");
+        }
+        return new EvalSetting(kind, steps, guidance, clip, interval);
     }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{SamplerName}-{Steps} cfg {Guidance:0.##}{(Clip ? " clip" : "")}");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{SamplerName}-{Steps} cfg {Guidance:0.##}{(Interval is null ? "" : $" in sigma {Interval}")}{(Clip ? " clip" : "")}");
 
     public string SamplerName => Sampler switch { SamplerKind.Ddpm => "DDPM", SamplerKind.Ddim => "DDIM", _ => "DPM-Solver++(2M)" };
 }
@@ -108,7 +123,7 @@ public sealed class SampleQuality : IDisposable
         return new EvalResult(setting, perClass, accuracy, distance, Floor(perClass, seed), seconds, images.MoveToOuterDisposeScope());
     }
 
-    /// <summary>Images (N, C, H, W) in [-1, 1] for (class, seed) rows: per-row generators and per-row guidance, as the service samples.</summary>
+    /// <summary>Images (N, C, H, W) in [-1, 1] for (class, seed) rows: per-row generators, guidance and guidance intervals, as the service samples.</summary>
     public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, CancellationToken cancel = default)
     {
         var config = model.Config;
@@ -120,9 +135,11 @@ public sealed class SampleQuality : IDisposable
             var noise = Sampling.PerSampleNoise(generators, empty([rows.Length, config.InChannels, config.InputSize, config.InputSize], device: device));
             var classes = tensor(rows.Select(r => (long)r.Class).ToArray(), ScalarType.Int64, device);
             var scales = full([rows.Length], (float)setting.Guidance, ScalarType.Float32, device);
-            var guided = ClassifierFreeGuidance.Wrap(model.forward, classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels);
+            var diffusion = new DiffusionOptions(LearnSigma: config.LearnSigma);
+            var guided = ClassifierFreeGuidance.Wrap(model.forward, classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels,
+                new GuidanceIntervals(rows.Select(_ => setting.Interval), diffusion));
             var samples = Sampling.Sample(guided, noise, new SamplerSettings(setting.Sampler, setting.Steps, ClipDenoised: setting.Clip), generators, cancel,
-                diffusion: new DiffusionOptions(LearnSigma: config.LearnSigma));
+                diffusion: diffusion);
             return samples.clamp(-1, 1).cpu().MoveToOuterDisposeScope();
         }
         finally { foreach (var g in generators) g.Dispose(); }
