@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using DiT.Api.Engine;
 using DiT.Api.Options;
 using DiT.Api.Telemetry;
 using Microsoft.Extensions.Caching.Distributed;
@@ -18,14 +19,17 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
     long _bypassUntil; // Stopwatch timestamp
     static readonly KeyValuePair<string, object?> Layer = new("layer", "redis");
 
-    /// <summary>dit:png:v1:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}</summary>
+    /// <summary>dit:png:v1:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}[:cache={step cache}]</summary>
     public static string KeyOf(ImageKey key)
     {
         var r = key.Request;
         var device = key.Device.Split(':')[0]; // cuda:0 and cuda:1 draw the same images
         return string.Create(CultureInfo.InvariantCulture,
-            $"dit:png:v1:{key.ModelFingerprint}:{device}:{key.Dtype}:{key.GuidanceMode.ToLowerInvariant()}:{r.Sampler.ToString().ToLowerInvariant()}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}");
+            $"dit:png:v1:{key.ModelFingerprint}:{device}:{key.Dtype}:{key.GuidanceMode.ToLowerInvariant()}:{r.Sampler.ToString().ToLowerInvariant()}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}{StepCacheSuffix(r)}");
     }
+
+    /// <summary>Step-cached images differ from uncached ones; uncached keys keep their old form, so entries stay valid.</summary>
+    static string StepCacheSuffix(GenerationRequest r) => r.Cache.IsOff ? "" : $":cache={r.Cache}";
 
     public bool IsEnabled => _options.Enabled;
 

@@ -1,5 +1,6 @@
 using DiT.Diffusion;
 using DiT.Model;
+using DiT.Model.StepCaching;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -66,21 +67,28 @@ public sealed class DiTPipeline : IBatchPipeline
         var noise = Sampling.PerSampleNoise(generators, empty([n, config.InChannels, size, size], _dtype, _device));
         var classes = tensor(batch.Select(r => (long)r.ClassId).ToArray(), ScalarType.Int64, _device);
         var scales = tensor(batch.Select(r => (float)r.GuidanceScale).ToArray(), ScalarType.Float32, _device);
-        var model = Guided(_model, classes, scales, _guidance);
-        var settings = new SamplerSettings(KindOf(batch[0].Sampler), batch[0].Steps);
-        Tensor latents;
-        using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
-            latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, new DiffusionOptions(LearnSigma: config.LearnSigma));
-        return Decode(_autoencoder, latents);
+        var caches = batch.Select(r => new RowStepCache(r.Cache)).ToArray();
+        try
+        {
+            var model = Guided(_model, classes, scales, _guidance, caches);
+            var settings = new SamplerSettings(KindOf(batch[0].Sampler), batch[0].Steps);
+            Tensor latents;
+            using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
+                latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, new DiffusionOptions(LearnSigma: config.LearnSigma));
+            return Decode(_autoencoder, latents).Select((image, i) => image with { Passes = caches[i].Passes }).ToArray();
+        }
+        finally { foreach (var cache in caches) cache.Dispose(); }
     }
 
     public IRunningBatch StartRunningBatch(Sampler sampler, int steps) =>
         new RunningBatch(_model, _autoencoder, new DiT.Diffusion.Sampler(new SamplerSettings(KindOf(sampler), steps),
             new DiffusionOptions(LearnSigma: _model.Config.LearnSigma)), _guidance, _device, _dtype);
 
-    /// <summary>The model under classifier-free guidance with per-row classes and scales (the tensors must outlive it).</summary>
-    internal static Denoiser Guided(DiTModel model, Tensor classes, Tensor scales, GuidanceMode guidance) =>
-        ClassifierFreeGuidance.Wrap(model.forward, classes, scales, model.Config.NumClasses, model.Config.InChannels, guidance);
+    /// <summary>The model under classifier-free guidance with per-row classes, scales and step caches (all must outlive
+    /// it); each branch of each row runs with its own cache slot.</summary>
+    internal static Denoiser Guided(DiTModel model, Tensor classes, Tensor scales, GuidanceMode guidance, IReadOnlyList<RowStepCache> caches) =>
+        ClassifierFreeGuidance.Wrap((x, t, y, layout) => model.Forward(x, t, y, RowStepCache.SlotsOf(caches, layout.UnconditionalOf)),
+            classes, scales, model.Config.NumClasses, model.Config.InChannels, guidance);
 
     /// <summary>Latents (N, C, h, w) to one 8-bit image per row (AutoencoderKL decodes in slices of its SliceSize rows).</summary>
     internal static RawImage[] Decode(IAutoencoder autoencoder, Tensor latents)

@@ -4,6 +4,7 @@ using DiT.Api.Engine;
 using DiT.Api.Generate;
 using DiT.Api.Options;
 using DiT.Api.Problems;
+using DiT.Model.StepCaching;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Playground;
@@ -19,7 +20,11 @@ public static class PlaygroundApi
     public sealed record ProgressEvent(int Step, int TotalSteps);
 
     public sealed record GenerateLimits(int DefaultSteps, int MaxSteps, double DefaultGuidanceScale, double MaxGuidanceScale,
-        bool SupportsGuidance, string DefaultSampler, IReadOnlyList<string> Samplers, long MaxSeed);
+        bool SupportsGuidance, string DefaultSampler, IReadOnlyList<string> Samplers, long MaxSeed)
+    {
+        /// <summary>The step cache a request gets when it names none (Engine:DefaultCache).</summary>
+        public string DefaultCache { get; init; } = "off";
+    }
 
     public static IServiceCollection AddPlayground(this IServiceCollection services) =>
         services.AddSingleton<ProgressStreams>();
@@ -31,7 +36,7 @@ public static class PlaygroundApi
 
         app.MapGet("/generate/limits", GetLimits).WithName("GetGenerateLimits").WithTags("Generate")
             .WithSummary("Defaults and allowed ranges of the POST /generate fields")
-            .WithDescription("What a form needs: default and maximum steps and guidance scale (guidance is fixed at 1 when the model has no null class), samplers, largest seed.");
+            .WithDescription("What a form needs: default and maximum steps and guidance scale (guidance is fixed at 1 when the model has no null class), samplers, largest seed, default step cache.");
 
         app.MapGet("/generate/progress/{id}", StreamProgress).WithName("GenerateProgress").WithTags("Generate")
             .WithSummary("Server-sent events: the denoising steps of one POST /generate request")
@@ -55,7 +60,8 @@ public static class PlaygroundApi
         var o = options.Value;
         return TypedResults.Ok(new GenerateLimits(o.DefaultSteps, o.MaxSteps,
             model.SupportsGuidance ? o.DefaultGuidanceScale : 1, model.SupportsGuidance ? o.MaxGuidanceScale : 1,
-            model.SupportsGuidance, o.DefaultSampler.ToLowerInvariant(), [.. SamplerNames.ByName.Keys], GenerateValidator.MaxSeed));
+            model.SupportsGuidance, o.DefaultSampler.ToLowerInvariant(), [.. SamplerNames.ByName.Keys], GenerateValidator.MaxSeed)
+        { DefaultCache = StepCacheSettings.Parse(o.DefaultCache).ToString() });
     }
 
     static Results<ServerSentEventsResult<ProgressEvent>, ValidationProblem, ProblemHttpResult> StreamProgress(
