@@ -2,37 +2,57 @@ using System.Diagnostics;
 using System.Globalization;
 using DiT.Diffusion;
 using DiT.Model;
+using DiT.Model.StepCaching;
 using static TorchSharp.torch;
 
 namespace DiT.Training.Evaluation;
 
-/// <summary>One sampling setting to judge: sampler, steps, classifier-free guidance scale, and whether x0 predictions are clipped to [-1, 1].</summary>
+/// <summary>One sampling setting to judge: sampler, steps, classifier-free guidance scale, whether x0 predictions are
+/// clipped to [-1, 1], and the step cache.</summary>
 public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance, bool Clip = false)
 {
+    public StepCacheSettings Cache { get; init; } = StepCacheSettings.Off;
+
     static readonly Dictionary<string, SamplerKind> Names = new(StringComparer.OrdinalIgnoreCase)
     {
         ["ddpm"] = SamplerKind.Ddpm, ["ddim"] = SamplerKind.Ddim, ["dpm"] = SamplerKind.DpmSolverPP2M, ["dpm++2m"] = SamplerKind.DpmSolverPP2M,
     };
 
-    /// <summary>Parses "sampler:steps:guidance[:clip]", e.g. "dpm:20:1.5" (samplers ddpm, ddim, dpm).</summary>
+    /// <summary>Parses "sampler:steps:guidance[:clip][@cache]", e.g. "dpm:20:1.5" or "ddim:50:1.5@fora:2" (samplers
+    /// ddpm, ddim, dpm; caches as the service's: off, fora:N, taylor:N, teacache:T).</summary>
     public static EvalSetting Parse(string text)
     {
-        var parts = text.Split(':');
+        ArgumentNullException.ThrowIfNull(text);
+        var (sampling, cacheText) = text.Split('@') switch
+        {
+            [var s] => (s, "off"),
+            [var s, var c] => (s, c),
+            _ => throw new ArgumentException($"'{text}' has more than one '@': write sampler:steps:guidance[:clip][@cache]."),
+        };
+        if (!StepCacheSettings.TryParse(cacheText, out var cache))
+            throw new ArgumentException($"'{text}': '{cacheText}' is not a step cache; allowed {StepCacheSettings.Allowed}.");
+        var parts = sampling.Split(':');
         if (parts.Length is not (3 or 4) || (parts.Length == 4 && parts[3] != "clip") || !Names.TryGetValue(parts[0], out var kind)
             || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var steps) || steps < 1
             || !double.TryParse(parts[2], CultureInfo.InvariantCulture, out var guidance) || guidance < 0)
             throw new ArgumentException($"'{text}' is not a setting: write sampler:steps:guidance[:clip] with sampler ddpm, ddim or dpm, steps >= 1 and guidance >= 0 (e.g. dpm:20:1.5 or dpm:20:1.5:clip).");
-        return new EvalSetting(kind, steps, guidance, parts.Length == 4);
+        return new EvalSetting(kind, steps, guidance, parts.Length == 4) { Cache = cache };
     }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{SamplerName}-{Steps} cfg {Guidance:0.##}{(Clip ? " clip" : "")}");
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{SamplerName}-{Steps} cfg {Guidance:0.##}{(Clip ? " clip" : "")}{(Cache.IsOff ? "" : $" cache {Cache}")}");
 
     public string SamplerName => Sampler switch { SamplerKind.Ddpm => "DDPM", SamplerKind.Ddim => "DDIM", _ => "DPM-Solver++(2M)" };
 }
 
-/// <summary>The measurements of one setting, and the images it drew (class-major: class c is rows [c n, (c + 1) n)).</summary>
-public sealed record EvalResult(EvalSetting Setting, int PerClass, double Accuracy, double Distance, double Floor, double SecondsPerImage, Tensor Images) : IDisposable
+/// <summary>The measurements of one setting, and the images it drew (class-major: class c is rows [c n, (c + 1) n)).
+/// Passes: every image's model passes (one per step and guidance branch), full or cached.</summary>
+public sealed record EvalResult(EvalSetting Setting, int PerClass, double Accuracy, double Distance, double Floor, double SecondsPerImage, Tensor Images,
+    ModelPasses Passes) : IDisposable
 {
+    /// <summary>Full passes per image in steps: the steps at which the transformer ran, averaged over guidance branches.</summary>
+    public double FullPassesPerImage => Passes.Total == 0 ? 0 : Setting.Steps * (double)Passes.Full / Passes.Total;
+
     public void Dispose() => Images.Dispose();
 }
 
@@ -91,10 +111,12 @@ public sealed class SampleQuality : IDisposable
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         var batches = new List<Tensor>();
+        var passes = new ModelPasses();
         for (int start = 0; start < total; start += batchSize)
         {
             int n = Math.Min(batchSize, total - start);
-            batches.Add(Draw(model, setting, Enumerable.Range(start, n).Select(i => (i / perClass, seed + i)).ToArray(), cancel));
+            batches.Add(Draw(model, setting, Enumerable.Range(start, n).Select(i => (i / perClass, seed + i)).ToArray(), out var drawn, cancel));
+            passes += drawn;
             progress?.Invoke(start + n, total);
         }
         var images = cat(batches, 0);                                                                  // (total, 1, 28, 28)
@@ -105,27 +127,38 @@ public sealed class SampleQuality : IDisposable
         double accuracy = predictions.eq(labels).to(ScalarType.Float64).mean().item<double>();
         var (mean, covariance) = FrechetDistance.MeanAndCovariance(features);
         double distance = FrechetDistance.Between(mean, covariance, _testMean, _testCovariance);
-        return new EvalResult(setting, perClass, accuracy, distance, Floor(perClass, seed), seconds, images.MoveToOuterDisposeScope());
+        return new EvalResult(setting, perClass, accuracy, distance, Floor(perClass, seed), seconds, images.MoveToOuterDisposeScope(), passes);
     }
 
-    /// <summary>Images (N, C, H, W) in [-1, 1] for (class, seed) rows: per-row generators and per-row guidance, as the service samples.</summary>
-    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, CancellationToken cancel = default)
+    /// <summary>Images (N, C, H, W) in [-1, 1] for (class, seed) rows: per-row generators, guidance and step caches, as the service samples.</summary>
+    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, CancellationToken cancel = default) =>
+        Draw(model, setting, rows, out _, cancel);
+
+    /// <summary>The same, also counting the rows' model passes.</summary>
+    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, out ModelPasses passes, CancellationToken cancel = default)
     {
         var config = model.Config;
         var device = model.parameters().First().device;
         using var scope = NewDisposeScope();
         var generators = Sampling.Generators(rows.Select(r => r.Seed));
+        var caches = rows.Select(_ => new RowStepCache(setting.Cache)).ToArray();
         try
         {
             var noise = Sampling.PerSampleNoise(generators, empty([rows.Length, config.InChannels, config.InputSize, config.InputSize], device: device));
             var classes = tensor(rows.Select(r => (long)r.Class).ToArray(), ScalarType.Int64, device);
             var scales = full([rows.Length], (float)setting.Guidance, ScalarType.Float32, device);
-            var guided = ClassifierFreeGuidance.Wrap(model.forward, classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels);
+            var guided = ClassifierFreeGuidance.Wrap((x, t, y, layout) => model.Forward(x, t, y, RowStepCache.SlotsOf(caches, layout.UnconditionalOf)),
+                classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels);
             var samples = Sampling.Sample(guided, noise, new SamplerSettings(setting.Sampler, setting.Steps, ClipDenoised: setting.Clip), generators, cancel,
                 diffusion: new DiffusionOptions(LearnSigma: config.LearnSigma));
+            passes = caches.Aggregate(new ModelPasses(), (sum, c) => sum + c.Passes);
             return samples.clamp(-1, 1).cpu().MoveToOuterDisposeScope();
         }
-        finally { foreach (var g in generators) g.Dispose(); }
+        finally
+        {
+            foreach (var g in generators) g.Dispose();
+            foreach (var c in caches) c.Dispose();
+        }
     }
 
     public void Dispose()
