@@ -155,6 +155,34 @@ public sealed class PlaygroundTests(BrowserFixture browser, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task AStepCachePickedInTheFormSavesModelPassesAndTheCaptionSaysSo()
+    {
+        var page = await OpenAsync();
+        await PickClassAsync(page, "ca", "cat");
+        await page.Locator("#steps").FillAsync("4");
+        await page.GetByLabel("Step cache").SelectOptionAsync("fora:2");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
+
+        await page.Locator("#result-image[alt^='Generated image of class cat']").WaitForAsync();
+        var caption = await page.Locator("#result-caption").InnerTextAsync();
+        Assert.Matches(@", (2/4|4/8) model passes in full\)$", caption); // every other step, one or two guidance branches
+    }
+
+    [Fact]
+    public async Task AnUnknownStepCacheFromAManipulatedFormIsRefusedNamingTheField()
+    {
+        var page = await OpenAsync();
+        await PickClassAsync(page, "ca", "cat");
+        await page.Locator("#cache").EvaluateAsync("s => s.add(new Option('lru', 'lru:2', true, true))");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
+
+        var error = page.GetByRole(AriaRole.Alert);
+        await error.Locator("li").WaitForAsync();
+        Assert.Contains("cache: Unknown cache 'lru:2'", await error.InnerTextAsync());
+        Assert.Equal("true", await page.Locator("#cache").GetAttributeAsync("aria-invalid"));
+    }
+
+    [Fact]
     public async Task StepsBeyondTheLimitFromAManipulatedFormAreRefusedNamingTheField()
     {
         var page = await OpenAsync();
