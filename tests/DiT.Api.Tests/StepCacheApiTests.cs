@@ -38,14 +38,7 @@ public sealed class StepCacheApiTests(ApiFactory factory) : IClassFixture<ApiFac
             new { classId = 3, guidanceScale = 6.5, steps = 40, sampler = "ddim", seed = 99, cache = "off" },
             new { classId = 2, guidanceScale = 3.0, steps = 40, sampler = "ddim", seed = 1234, cache = "taylor:2" },
         };
-        Task<HttpResponseMessage>[] sent;
-        using (factory.Probe.Engine.HoldAdmissions()) // the four start together
-        {
-            var entered = factory.Probe.Entered;
-            sent = others.Prepend(target).Select(body => client.GenerateAsync(body)).ToArray();
-            await factory.Probe.EnteredAsync(entered + sent.Length);
-        }
-        var all = await Task.WhenAll(sent);
+        var all = await factory.Probe.GenerateTogetherAsync(client, others.Prepend(target)); // the four start together
 
         Assert.All(all, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal("4", all[0].Header("X-Batch-Size"));
