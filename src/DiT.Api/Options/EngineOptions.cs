@@ -15,10 +15,10 @@ public sealed class EngineOptions
     [Range(1, 1000)] public int MaxSteps { get; set; } = 1000;
 
     [Range(1.0, 100.0)] public double DefaultGuidanceScale { get; set; } = 4.0;
+    [Range(1.0, 100.0)] public double MaxGuidanceScale { get; set; } = 20.0;
 
     /// <summary>Step cache used when a request names none: off, fora:N, taylor:N or teacache:T (docs/quality.md).</summary>
     [Required, StepCacheSetting] public string DefaultCache { get; set; } = "off";
-    [Range(1.0, 100.0)] public double MaxGuidanceScale { get; set; } = 20.0;
 
     /// <summary>"reference" guides channels [:3] as DiT's forward_with_cfg (reproduces sample.py), "all-channels" every epsilon channel.</summary>
     [Required, RegularExpression("^(?i)(reference|all-channels)$", ErrorMessage = "Engine:GuidanceMode must be reference or all-channels.")]
