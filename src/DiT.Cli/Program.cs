@@ -7,6 +7,7 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
     ["bench"] = new BenchCommand(),
     ["bench-model"] = new BenchModelCommand(),
     ["bench-serving"] = new BenchServingCommand(),
+    ["bench-stepcache"] = new BenchStepCacheCommand(),
     ["eval"] = new EvalCommand(),
     ["export-model"] = new ExportModelCommand(),
     ["load"] = new LoadCommand(),

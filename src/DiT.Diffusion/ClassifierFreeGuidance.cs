@@ -12,6 +12,14 @@ public enum GuidanceMode
     Reference,
 }
 
+/// <summary>How guidance lays out its model batch: rows [0, Rows) are the conditional passes of the sampler's rows in
+/// order, row Rows + g the unconditional pass of sampler row UnconditionalOf[g].</summary>
+public sealed record GuidedBatchLayout(int Rows, long[] UnconditionalOf);
+
+/// <summary>The class-conditional model (x, t, y) -> output, told which sampler row and branch each model row serves
+/// (for per-row state kept across steps, such as step caches).</summary>
+public delegate Tensor GuidedModel(Tensor x, Tensor t, Tensor y, GuidedBatchLayout layout);
+
 /// <summary>
 /// Classifier-free guidance as a model wrapper: eps = uncond + s (cond - uncond) per row, in one batched forward
 /// holding the cond rows and one null-class row per row guided at this call: its scale is not 1 and, when it has a
@@ -27,6 +35,14 @@ public static class ClassifierFreeGuidance
     /// <param name="inChannels">Latent channels C (the epsilon half of a learned-sigma output).</param>
     /// <param name="intervals">Per-row guidance intervals (N); null guides every row at every step.</param>
     public static Denoiser Wrap(Func<Tensor, Tensor, Tensor, Tensor> model, Tensor classes, Tensor scales, long nullClass, int inChannels, GuidanceMode mode,
+        GuidanceIntervals? intervals = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Wrap((x, t, y, _) => model(x, t, y), classes, scales, nullClass, inChannels, mode, intervals);
+    }
+
+    /// <summary>The same, for a model that is told the layout of every model batch.</summary>
+    public static Denoiser Wrap(GuidedModel model, Tensor classes, Tensor scales, long nullClass, int inChannels, GuidanceMode mode,
         GuidanceIntervals? intervals = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -47,12 +63,13 @@ public static class ClassifierFreeGuidance
                 throw new ArgumentException($"Guided model built for {hostScales.Length} rows was called with x of {x.shape[0]} and t of {t.shape[0]}.");
             using var scope = NewDisposeScope();
             long[] guidedRows = GuidedRows(scaled, intervals, t);
-            if (guidedRows.Length == 0) return model(x, t, classes.to(x.device)).MoveToOuterDisposeScope();
+            var layout = new GuidedBatchLayout(hostScales.Length, guidedRows);
+            if (guidedRows.Length == 0) return model(x, t, classes.to(x.device), layout).MoveToOuterDisposeScope();
             var rows = tensor(guidedRows, ScalarType.Int64, x.device);
             var xAll = cat([x, x.index_select(0, rows)], 0);                                      // (N + G, C, H, W)
             var tAll = cat([t, t.index_select(0, rows)], 0);                                      // (N + G)
             var yAll = cat([classes.to(x.device), full([guidedRows.Length], nullClass, ScalarType.Int64, x.device)], 0);
-            var output = model(xAll, tAll, yAll);                                                 // (N + G, C', H, W)
+            var output = model(xAll, tAll, yAll, layout);                                         // (N + G, C', H, W)
             long n = x.shape[0];
             var cond = output.narrow(0, 0, n);                                                    // (N, C', H, W)
             var uncondGuided = output.narrow(0, n, guidedRows.Length);                            // (G, C', H, W)

@@ -184,12 +184,23 @@ internal sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor siluC)
     {
         using var scope = NewDisposeScope();
-        var m = ((Linear)adaLN_modulation[1]).forward(siluC).unsqueeze(1).chunk(6, dim: 2); // 6 x (N, 1, D)
+        var m = Modulation(siluC);                                                  // 6 x (N, 1, D)
         var (shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp) = (m[0], m[1], m[2], m[3], m[4], m[5]);
         x = addcmul(x, gateMsa, attn.forward(Modulate(norm1.forward(x), shiftMsa, scaleMsa)), 1); // (N, T, D), x + gate * attn
         x = addcmul(x, gateMlp, mlp.forward(Modulate(norm2.forward(x), shiftMlp, scaleMlp)), 1); // (N, T, D), x + gate * mlp
         return x.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The attention branch's input, modulated by (t, y): what TeaCache compares between steps. x (N, T, D).</summary>
+    internal Tensor ModulatedAttentionInput(Tensor x, Tensor siluC)
+    {
+        using var scope = NewDisposeScope();
+        var m = Modulation(siluC);                                                  // 6 x (N, 1, D)
+        return Modulate(norm1.forward(x), m[0], m[1]).MoveToOuterDisposeScope();    // (N, T, D)
+    }
+
+    /// <summary>(shift, scale, gate) for attention, then for the MLP: 6 x (N, 1, D).</summary>
+    Tensor[] Modulation(Tensor siluC) => ((Linear)adaLN_modulation[1]).forward(siluC).unsqueeze(1).chunk(6, dim: 2);
 
     /// <summary>x (1 + scale) + shift in one fused pass; shift and scale are (N, 1, D).</summary>
     internal static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) =>
@@ -269,13 +280,32 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor t, Tensor y)
     {
         using var scope = NewDisposeScope();
-        var h = x_embedder.forward(x) + pos_embed;                                   // (N, T, D), T = H*W / p^2
-        var c = t_embedder.forward(t) + y_embedder.forward(y);                       // (N, D)
-        var siluC = functional.silu(c);                                              // (N, D), every adaLN's first module, once
-        foreach (var block in blocks) h = block.forward(h, siluC);                   // (N, T, D)
-        h = final_layer.forward(h, siluC);                                           // (N, T, p*p*C_out)
-        return Unpatchify(h).MoveToOuterDisposeScope();                              // (N, C_out, H, W)
+        var (h, siluC) = Embed(x, t, y);                                             // (N, T, D), (N, D)
+        return Head(Blocks(h, siluC), siluC).MoveToOuterDisposeScope();              // (N, C_out, H, W)
     }
+
+    // The three stages of forward, for StepCaching, which runs the blocks on some rows only.
+
+    /// <summary>Patch tokens with positions (N, T, D), T = H*W / p^2, and SiLU(c) (N, D), every adaLN's first module, once.</summary>
+    internal (Tensor Tokens, Tensor SiluC) Embed(Tensor x, Tensor t, Tensor y)
+    {
+        var h = x_embedder.forward(x) + pos_embed;                                   // (N, T, D)
+        var c = t_embedder.forward(t) + y_embedder.forward(y);                       // (N, D)
+        return (h, functional.silu(c));
+    }
+
+    /// <summary>The transformer stack: (N, T, D) -> (N, T, D).</summary>
+    internal Tensor Blocks(Tensor h, Tensor siluC)
+    {
+        foreach (var block in blocks) h = block.forward(h, siluC);                   // (N, T, D)
+        return h;
+    }
+
+    /// <summary>Block 0's modulated attention input (N, T, D): a cheap estimate of how much a step changes the stack's input.</summary>
+    internal Tensor FirstBlockModulatedInput(Tensor h, Tensor siluC) => blocks[0].ModulatedAttentionInput(h, siluC);
+
+    /// <summary>Final layer and unpatchify: (N, T, D) -> (N, C_out, H, W).</summary>
+    internal Tensor Head(Tensor h, Tensor siluC) => Unpatchify(final_layer.forward(h, siluC));
 
     /// <summary>(N, T, p*p*C) tokens -> (N, C, H, W): each token holds (patch row, patch column, channel), channel fastest.</summary>
     Tensor Unpatchify(Tensor x)

@@ -104,8 +104,10 @@ public sealed class ContinuousBatchingTests
         for (int i = 0; i < requests.Length; i++) Assert.Equal(a[i].Png, b[i].Png);
     }
 
-    [Fact]
-    public async Task JoiningAndLeavingRowsLeaveNoTensorsBehind()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task JoiningAndLeavingRowsLeaveNoTensorsBehind(bool withStepCaches)
     {
         using var factory = Continuous();
         await factory.ReadyClientAsync();
@@ -122,13 +124,13 @@ public sealed class ContinuousBatchingTests
             using var leave = new CancellationTokenSource();
             using var joinAt = factory.Probe.GateAt(seed: round, step: 3);
             using var leaveAt = factory.Probe.GateAt(seed: round, step: 10);
-            var first = engine.GenerateAsync(new GenerationRequest(0, 4.0, 200, Sampler.DpmPP2M, round), null, CancellationToken.None);
+            var first = engine.GenerateAsync(Cache(new GenerationRequest(0, 4.0, 200, Sampler.DpmPP2M, round), "teacache:0.1"), null, CancellationToken.None);
             await joinAt.Reached; // the first row runs; the others join it between steps 3 and 4
-            var leaving = engine.GenerateAsync(new GenerationRequest(1, 2.0, 200, Sampler.DpmPP2M, 10 + round), null, leave.Token);
+            var leaving = engine.GenerateAsync(Cache(new GenerationRequest(1, 2.0, 200, Sampler.DpmPP2M, 10 + round), "taylor:3"), null, leave.Token);
             var others = new[]
             {
-                engine.GenerateAsync(new GenerationRequest(2, 1.0, 200, Sampler.DpmPP2M, 20 + round), null, CancellationToken.None),
-                engine.GenerateAsync(new GenerationRequest(3, 3.0, 5, Sampler.Ddpm, 30 + round), null, CancellationToken.None),
+                engine.GenerateAsync(Cache(new GenerationRequest(2, 1.0, 200, Sampler.DpmPP2M, 20 + round), "fora:2"), null, CancellationToken.None),
+                engine.GenerateAsync(Cache(new GenerationRequest(3, 3.0, 5, Sampler.Ddpm, 30 + round), "fora:3"), null, CancellationToken.None),
             };
             joinAt.Release();
             await leaveAt.Reached;
@@ -139,5 +141,8 @@ public sealed class ContinuousBatchingTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving);
             await factory.Probe.IdleAsync();
         }
+
+        GenerationRequest Cache(GenerationRequest request, string cache) =>
+            withStepCaches ? request with { Cache = DiT.Model.StepCaching.StepCacheSettings.Parse(cache) } : request;
     }
 }

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using DiT.Api.Engine;
 
 namespace DiT.Api.Tests;
@@ -50,6 +51,19 @@ public sealed class EngineProbe(GenerationEngine engine) : IImageGenerator
             else _waiters.Add((count, done));
         }
         return done.Task.WaitAsync(Hang.Guard);
+    }
+
+    /// <summary>POSTs every body to /generate while admissions are held, so all of them share their first step.</summary>
+    public async Task<HttpResponseMessage[]> GenerateTogetherAsync(HttpClient client, IEnumerable<object> bodies)
+    {
+        Task<HttpResponseMessage>[] sent;
+        using (engine.HoldAdmissions())
+        {
+            var entered = Entered;
+            sent = bodies.Select(body => client.PostAsJsonAsync("/generate", body)).ToArray();
+            await EnteredAsync(entered + sent.Length);
+        }
+        return await Task.WhenAll(sent);
     }
 
     /// <summary>Completes once nothing is queued or running and the engine's counters are final.</summary>

@@ -46,14 +46,7 @@ public sealed class GenerateTests(ApiFactory factory) : IClassFixture<ApiFactory
             new { classId = 3, guidanceScale = 6.5, steps = 3, sampler = "ddpm", seed = 99 },
             new { classId = 2, guidanceScale = 3.0, steps = 3, sampler = "ddpm", seed = 1235 },
         };
-        Task<HttpResponseMessage>[] sent;
-        using (factory.Probe.Engine.HoldAdmissions()) // the four start together
-        {
-            var entered = factory.Probe.Entered;
-            sent = others.Prepend(target).Select(body => client.GenerateAsync(body)).ToArray();
-            await factory.Probe.EnteredAsync(entered + sent.Length);
-        }
-        var all = await Task.WhenAll(sent);
+        var all = await factory.Probe.GenerateTogetherAsync(client, others.Prepend(target)); // the four start together
 
         Assert.All(all, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal("1", alone.Header("X-Batch-Size"));

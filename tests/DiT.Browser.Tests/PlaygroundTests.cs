@@ -155,17 +155,34 @@ public sealed class PlaygroundTests(BrowserFixture browser, ITestOutputHelper ou
     }
 
     [Fact]
-    public async Task StepsBeyondTheLimitFromAManipulatedFormAreRefusedNamingTheField()
+    public async Task AStepCachePickedInTheFormSavesModelPassesAndTheCaptionSaysSo()
     {
         var page = await OpenAsync();
         await PickClassAsync(page, "ca", "cat");
-        await page.Locator("#steps").EvaluateAsync("s => { s.max = 5000; s.value = 5000; }");
+        await page.Locator("#steps").FillAsync("4");
+        await page.GetByLabel("Step cache").SelectOptionAsync("fora:2");
+        await page.Locator("#interval-on").SetCheckedAsync(false); // both guidance branches at every step
+        await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
+
+        await page.Locator("#result-image[alt^='Generated image of class cat']").WaitForAsync();
+        var caption = await page.Locator("#result-caption").InnerTextAsync();
+        Assert.Matches(@", (2/4|4/8) model passes in full\)$", caption); // every other step, one or two guidance branches
+    }
+
+    [Theory]
+    [InlineData("#steps", "s => { s.max = 5000; s.value = 5000; }", "steps: steps must be between 1 and 1000.")]
+    [InlineData("#cache", "s => s.add(new Option('lru', 'lru:2', true, true))", "cache: Unknown cache 'lru:2'")]
+    public async Task AValueBeyondTheLimitsFromAManipulatedFormIsRefusedNamingTheField(string control, string manipulate, string message)
+    {
+        var page = await OpenAsync();
+        await PickClassAsync(page, "ca", "cat");
+        await page.Locator(control).EvaluateAsync(manipulate);
         await page.GetByRole(AriaRole.Button, new() { Name = "Generate", Exact = true }).ClickAsync();
 
         var error = page.GetByRole(AriaRole.Alert);
         await error.Locator("li").WaitForAsync();
-        Assert.Contains("steps: steps must be between 1 and 1000.", await error.InnerTextAsync());
-        Assert.Equal("true", await page.Locator("#steps").GetAttributeAsync("aria-invalid"));
+        Assert.Contains(message, await error.InnerTextAsync());
+        Assert.Equal("true", await page.Locator(control).GetAttributeAsync("aria-invalid"));
         Assert.Null(await page.Locator("#class-input").GetAttributeAsync("aria-invalid"));
     }
 

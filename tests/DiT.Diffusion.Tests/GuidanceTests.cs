@@ -39,6 +39,25 @@ public class GuidanceTests
     }
 
     [Fact]
+    public void AGuidedModelIsToldWhichRowAndBranchEachModelRowServes()
+    {
+        using var scope = NewDisposeScope();
+        var model = new RecordingModel();
+        var layouts = new List<GuidedBatchLayout>();
+        var (x, t) = Batch(4);
+        var classes = tensor(new long[] { 1, 2, 3, 4 });
+        var plain = ClassifierFreeGuidance.Wrap(model.Forward, classes, tensor(new[] { 2f, 1f, 1f, 3f }), NullClass, 4, GuidanceMode.AllChannels)(x, t);
+        var told = ClassifierFreeGuidance.Wrap((xs, ts, ys, layout) => { layouts.Add(layout); return model.Forward(xs, ts, ys); },
+            classes, tensor(new[] { 2f, 1f, 1f, 3f }), NullClass, 4, GuidanceMode.AllChannels)(x, t);
+
+        var seen = Assert.Single(layouts);
+        Assert.Equal(4, seen.Rows);                                                   // rows 0..3: conditional, in order
+        Assert.Equal([0L, 3L], seen.UnconditionalOf);                                 // rows 4, 5: unconditional of rows 0 and 3
+        Assert.Equal([1, 2, 3, 4, NullClass, NullClass], model.LabelsSeen[1]);
+        Assert.True(told.equal(plain).all().item<bool>());
+    }
+
+    [Fact]
     public void AllScalesOneIsASingleConditionalPass()
     {
         using var scope = NewDisposeScope();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using DiT.Api.Engine;
 using DiT.Api.Options;
 using DiT.Api.Telemetry;
 using Microsoft.Extensions.Caching.Distributed;
@@ -22,8 +23,8 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
     static readonly KeyValuePair<string, object?> Layer = new("layer", "redis");
 
     /// <summary>
-    /// dit:png:v2:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}:{interval}, interval
-    /// "low-high" or "all" (v2: dpmpp-2m follows diffusers since then, so v1 entries hold other images).
+    /// dit:png:v2:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}:{interval}[:cache={step cache}],
+    /// interval "low-high" or "all" (v2: dpmpp-2m follows diffusers since then, so v1 entries hold other images).
     /// </summary>
     public static string KeyOf(ImageKey key)
     {
@@ -31,8 +32,11 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
         var device = key.Device.Split(':')[0]; // cuda:0 and cuda:1 draw the same images
         var interval = r.GuidanceInterval is { } gi ? string.Create(CultureInfo.InvariantCulture, $"{gi.Low:R}-{gi.High:R}") : "all";
         return string.Create(CultureInfo.InvariantCulture,
-            $"dit:png:v2:{key.ModelFingerprint}:{device}:{key.Dtype}:{key.GuidanceMode.ToLowerInvariant()}:{r.Sampler.ToString().ToLowerInvariant()}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}:{interval}");
+            $"dit:png:v2:{key.ModelFingerprint}:{device}:{key.Dtype}:{key.GuidanceMode.ToLowerInvariant()}:{r.Sampler.ToString().ToLowerInvariant()}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}:{interval}{StepCacheSuffix(r)}");
     }
+
+    /// <summary>Step-cached images differ from uncached ones; uncached keys keep their old form, so entries stay valid.</summary>
+    static string StepCacheSuffix(GenerationRequest r) => r.Cache.IsOff ? "" : $":cache={r.Cache}";
 
     public bool IsEnabled => _options.Enabled;
 

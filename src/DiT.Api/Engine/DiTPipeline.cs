@@ -1,5 +1,6 @@
 using DiT.Diffusion;
 using DiT.Model;
+using DiT.Model.StepCaching;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -67,12 +68,17 @@ public sealed class DiTPipeline : IBatchPipeline
         var classes = tensor(batch.Select(r => (long)r.ClassId).ToArray(), ScalarType.Int64, _device);
         var scales = tensor(batch.Select(r => (float)r.GuidanceScale).ToArray(), ScalarType.Float32, _device);
         var diffusion = Diffusion(config);
-        var model = Guided(_model, classes, scales, _guidance, batch, diffusion);
-        var settings = new SamplerSettings(KindOf(batch[0].Sampler), batch[0].Steps);
-        Tensor latents;
-        using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
-            latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, diffusion);
-        return Decode(_autoencoder, latents);
+        var caches = batch.Select(r => new RowStepCache(r.Cache)).ToArray();
+        try
+        {
+            var model = Guided(_model, classes, scales, _guidance, batch, caches, diffusion);
+            var settings = new SamplerSettings(KindOf(batch[0].Sampler), batch[0].Steps);
+            Tensor latents;
+            using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
+                latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, diffusion);
+            return Decode(_autoencoder, latents).Select((image, i) => image with { Passes = caches[i].Passes }).ToArray();
+        }
+        finally { foreach (var cache in caches) cache.Dispose(); }
     }
 
     public IRunningBatch StartRunningBatch(Sampler sampler, int steps) =>
@@ -82,11 +88,12 @@ public sealed class DiTPipeline : IBatchPipeline
     /// <summary>The diffusion process the served model was trained with (DiT's defaults; learned sigma per its config).</summary>
     static DiffusionOptions Diffusion(DiTConfig config) => new(LearnSigma: config.LearnSigma);
 
-    /// <summary>The model under classifier-free guidance with the requests' classes, scales and guidance intervals, row by
-    /// row (the tensors must outlive it).</summary>
+    /// <summary>The model under classifier-free guidance with the requests' classes, scales, guidance intervals and step
+    /// caches, row by row (all must outlive it); each branch of each row runs with its own cache slot.</summary>
     internal static Denoiser Guided(DiTModel model, Tensor classes, Tensor scales, GuidanceMode guidance,
-        IEnumerable<GenerationRequest> rows, DiffusionOptions diffusion) =>
-        ClassifierFreeGuidance.Wrap(model.forward, classes, scales, model.Config.NumClasses, model.Config.InChannels, guidance,
+        IEnumerable<GenerationRequest> rows, IReadOnlyList<RowStepCache> caches, DiffusionOptions diffusion) =>
+        ClassifierFreeGuidance.Wrap((x, t, y, layout) => model.Forward(x, t, y, RowStepCache.SlotsOf(caches, layout.UnconditionalOf)),
+            classes, scales, model.Config.NumClasses, model.Config.InChannels, guidance,
             new GuidanceIntervals(rows.Select(r => r.GuidanceInterval), diffusion));
 
     /// <summary>Latents (N, C, h, w) to one 8-bit image per row (AutoencoderKL decodes in slices of its SliceSize rows).</summary>

@@ -144,8 +144,9 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         byte[] png;
         using (DiTTelemetry.Source.StartActivity("dit.encode_png"))
             png = PngWriter.Encode(row.Image);
+        _telemetry.CountModelPasses(row.Image.Passes);
         return new GeneratedImage(png, row.Image.Width, row.Image.Height, row.Fingerprint, row.QueueTime,
-            row.GenerateTime + Stopwatch.GetElapsedTime(encodeStart), row.BatchSize);
+            row.GenerateTime + Stopwatch.GetElapsedTime(encodeStart), row.BatchSize) { Passes = row.Image.Passes };
     }
 
     /// <summary>

@@ -24,7 +24,11 @@ public interface IPipelineLoader
 }
 
 /// <summary>8-bit pixels, row-major HWC; Channels is 1 (grey) or 3 (RGB).</summary>
-public sealed record RawImage(byte[] Pixels, int Width, int Height, int Channels);
+public sealed record RawImage(byte[] Pixels, int Width, int Height, int Channels)
+{
+    /// <summary>The model passes that drew it (full, or cached by its request's step cache).</summary>
+    public DiT.Model.StepCaching.ModelPasses Passes { get; init; }
+}
 
 /// <summary>
 /// The tensor side of continuous batching for one sampler and step count: each row carries its own step, so rows join

@@ -1,3 +1,5 @@
+using DiT.Model.StepCaching;
+
 namespace DiT.Api.Engine;
 
 /// <summary>The only door to the tensors: endpoints ask for images, the engine batches and runs them.</summary>
@@ -23,6 +25,10 @@ public interface IImageGenerator
 public sealed record GenerationRequest(int ClassId, double GuidanceScale, int Steps, Sampler Sampler, long Seed,
     DiT.Diffusion.GuidanceInterval? GuidanceInterval = null)
 {
+    /// <summary>How this request reuses the transformer's work across steps (per row: requests with different
+    /// settings share batches).</summary>
+    public StepCacheSettings Cache { get; init; } = StepCacheSettings.Off;
+
     /// <summary>Requests with the same key can run in one sampling loop.</summary>
     public (Sampler, int) BatchKey => (Sampler, Steps);
 }
@@ -32,7 +38,11 @@ public enum Sampler { Ddpm, Ddim, DpmPP2M }
 
 /// <summary>A finished image with where its time went.</summary>
 public sealed record GeneratedImage(byte[] Png, int Width, int Height, string ModelFingerprint,
-    TimeSpan QueueTime, TimeSpan GenerateTime, int BatchSize);
+    TimeSpan QueueTime, TimeSpan GenerateTime, int BatchSize)
+{
+    /// <summary>The request's model passes (one per step and guidance branch): full, or cached by its step cache.</summary>
+    public ModelPasses Passes { get; init; }
+}
 
 /// <summary>Steps done so far for one request (reported from the engine thread; keep handlers cheap).</summary>
 public readonly record struct SamplingProgress(int Step, int TotalSteps);

@@ -1,5 +1,6 @@
 using DiT.Diffusion;
 using DiT.Model;
+using DiT.Model.StepCaching;
 using TorchSharp;
 using static TorchSharp.torch;
 using StepSampler = DiT.Diffusion.Sampler;
@@ -8,7 +9,8 @@ namespace DiT.Api.Engine;
 
 /// <summary>
 /// Continuous batching's tensors for one sampler and step count: the trajectory x (one row per request, each at its
-/// own step), the previous x0 prediction for DPM-Solver++, and per-row generators, classes, guidance scales and intervals.
+/// own step), the previous x0 prediction for DPM-Solver++, and per-row generators, classes, guidance scales, intervals
+/// and step caches.
 /// A row draws its starting noise and every step's noise from its own generator, in the order it would alone, so a
 /// seed gives the same image whoever shares the steps. Tensors kept between steps live outside any dispose scope
 /// and are disposed here when replaced.
@@ -27,7 +29,7 @@ sealed class RunningBatch : IRunningBatch
     Tensor? _classes, _scales; // (N) each; rebuilt when rows change, as the guidance wrapper reads them on every call
     Denoiser? _denoiser;
 
-    sealed record Row(long Id, GenerationRequest Request, Generator Generator)
+    sealed record Row(long Id, GenerationRequest Request, Generator Generator, RowStepCache Cache)
     {
         public int Step { get; set; }
     }
@@ -54,7 +56,7 @@ sealed class RunningBatch : IRunningBatch
             Replace(ref _x, _x is null ? noise : cat([_x, noise], 0));                    // (N + 1, C, H, W)
             if (_previousX0 is not null) Replace(ref _previousX0, cat([_previousX0, zeros_like(noise)], 0));
         }
-        _rows.Add(new Row(id, request, generator));
+        _rows.Add(new Row(id, request, generator, new RowStepCache(request.Cache)));
         RowsChanged();
     }
 
@@ -62,7 +64,7 @@ sealed class RunningBatch : IRunningBatch
     {
         int index = _rows.FindIndex(r => r.Id == id);
         if (index < 0) return;
-        _rows[index].Generator.Dispose();
+        Release(_rows[index]);
         _rows.RemoveAt(index);
         Keep(Enumerable.Range(0, _rows.Count + 1).Where(i => i != index).ToArray());
         RowsChanged();
@@ -86,8 +88,8 @@ sealed class RunningBatch : IRunningBatch
         if (done.Length == 0) return [];
         var latents = _x!.index_select(0, tensor(done.Select(i => (long)i).ToArray(), ScalarType.Int64, _device)); // (F, C, H, W)
         var images = DiTPipeline.Decode(_autoencoder, _trajectoryDtype == _dtype ? latents : latents.to(_dtype));
-        var finished = done.Select((row, i) => new FinishedRow(_rows[row].Id, images[i])).ToArray();
-        foreach (var i in done) _rows[i].Generator.Dispose();
+        var finished = done.Select((row, i) => new FinishedRow(_rows[row].Id, images[i] with { Passes = _rows[row].Cache.Passes })).ToArray();
+        foreach (var i in done) Release(_rows[i]);
         Keep(Enumerable.Range(0, _rows.Count).Except(done).ToArray());
         _rows.RemoveAll(r => r.Step >= _sampler.Steps);
         RowsChanged();
@@ -117,13 +119,21 @@ sealed class RunningBatch : IRunningBatch
         if (_rows.Count == 0) return;
         _classes = tensor(_rows.Select(r => (long)r.Request.ClassId).ToArray(), ScalarType.Int64, _device).DetachFromDisposeScope();
         _scales = tensor(_rows.Select(r => (float)r.Request.GuidanceScale).ToArray(), ScalarType.Float32, _device).DetachFromDisposeScope();
-        _denoiser = DiTPipeline.Guided(_model, _classes, _scales, _guidance, _rows.Select(r => r.Request), _sampler.Diffusion.Options);
+        _denoiser = DiTPipeline.Guided(_model, _classes, _scales, _guidance, _rows.Select(r => r.Request), [.. _rows.Select(r => r.Cache)],
+            _sampler.Diffusion.Options);
         if (_trajectoryDtype != _dtype)
         {
             var inner = _denoiser;
             var modelDtype = _dtype;
             _denoiser = (x, t) => inner(x.to(modelDtype), t).to(ScalarType.Float32);
         }
+    }
+
+    /// <summary>A row leaves: its generator and step caches go with it.</summary>
+    static void Release(Row row)
+    {
+        row.Generator.Dispose();
+        row.Cache.Dispose();
     }
 
     /// <summary>Stores <paramref name="next"/> (taken out of the current dispose scope) and disposes what it replaces.</summary>
@@ -136,7 +146,7 @@ sealed class RunningBatch : IRunningBatch
 
     public void Dispose()
     {
-        foreach (var row in _rows) row.Generator.Dispose();
+        foreach (var row in _rows) Release(row);
         _rows.Clear();
         Replace(ref _x, null);
         Replace(ref _previousX0, null);

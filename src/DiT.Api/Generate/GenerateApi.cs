@@ -34,7 +34,9 @@ public static class GenerateApi
                 Samples one image with the served DiT and returns it as PNG. Only the class is required, by `classId` or
                 `className` (any synonym, case-insensitive; see GET /classes). Response headers: `X-Seed` (the seed used),
                 `X-Cache` (hit|miss|off: only requests with an explicit seed are cached), `X-Queue-Ms`, `X-Generate-Ms`,
-                `X-Batch-Size` (requests sampled together), `X-Model-Fingerprint`. A full queue answers 429 with Retry-After; a stopping service 503 with Retry-After
+                `X-Batch-Size` (requests sampled together), `X-Model-Fingerprint`, `X-Model-Passes` (`full/total`: model passes,
+                one per step and guidance branch, that ran the transformer, of all the request made; below total when `cache`
+                reused work; absent on cache hits). A full queue answers 429 with Retry-After; a stopping service 503 with Retry-After
                 (another replica can take the request).
                 """)
             .DocumentJsonBody<GenerateBody>()
@@ -98,6 +100,7 @@ public static class GenerateApi
         headers["X-Generate-Ms"] = Ms(image.GenerateTime);
         headers["X-Batch-Size"] = image.BatchSize.ToString(CultureInfo.InvariantCulture);
         headers["X-Model-Fingerprint"] = image.ModelFingerprint;
+        headers["X-Model-Passes"] = image.Passes.ToString();
         telemetry.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         return Outcome(telemetry, "ok", TypedResults.File(image.Png, "image/png"));
     }

@@ -35,4 +35,10 @@ public sealed record GenerateBody
     /// <summary>Seed for the noise (0..2^53-1); the same seed and settings give the same image. Drawn at random when absent.</summary>
     /// <example>42</example>
     public long? Seed { get; init; }
+
+    /// <summary>Reuse of the transformer's work across steps: off, fora:N or taylor:N (run the blocks every N-th step,
+    /// N = 1..20), teacache:T (skip while the accumulated relative change stays below T, 0..2). Default from
+    /// Engine:DefaultCache. Fewer full passes, slightly different image (docs/quality.md).</summary>
+    /// <example>fora:2</example>
+    public string? Cache { get; init; }
 }

@@ -2,6 +2,7 @@ using DiT.Api.Engine;
 using DiT.Api.Options;
 using DiffusionOptions = DiT.Diffusion.DiffusionOptions;
 using GuidanceInterval = DiT.Diffusion.GuidanceInterval;
+using DiT.Model.StepCaching;
 
 namespace DiT.Api.Generate;
 
@@ -68,7 +69,11 @@ public static class GenerateValidator
         if (seed < 0 || seed > MaxSeed)
             errors["seed"] = [$"seed must be between 0 and {MaxSeed}."];
 
-        return errors.Count == 0 ? new GenerationRequest(classId!.Value, guidance, steps, sampler, seed, interval) : null;
+        var cacheText = body.Cache ?? options.DefaultCache;
+        if (!StepCacheSettings.TryParse(cacheText, out var cache))
+            errors["cache"] = [$"Unknown cache '{Shorten(cacheText)}': allowed {StepCacheSettings.Allowed}."];
+
+        return errors.Count == 0 ? new GenerationRequest(classId!.Value, guidance, steps, sampler, seed, interval) { Cache = cache } : null;
     }
 
     static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";

@@ -25,6 +25,9 @@ public sealed class EngineOptions : IValidatableObject
     /// <summary><see cref="DefaultGuidanceInterval"/> parsed; null when empty.</summary>
     public GuidanceInterval? DefaultInterval => GuidanceInterval.TryParse(DefaultGuidanceInterval);
 
+    /// <summary>Step cache used when a request names none: off, fora:N, taylor:N or teacache:T (docs/quality.md).</summary>
+    [Required, StepCacheSetting] public string DefaultCache { get; set; } = "off";
+
     /// <summary>"reference" guides channels [:3] as DiT's forward_with_cfg (reproduces sample.py), "all-channels" every epsilon channel.</summary>
     [Required, RegularExpression("^(?i)(reference|all-channels)$", ErrorMessage = "Engine:GuidanceMode must be reference or all-channels.")]
     public string GuidanceMode { get; set; } = "reference";

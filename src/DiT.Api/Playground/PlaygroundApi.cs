@@ -4,6 +4,7 @@ using DiT.Api.Engine;
 using DiT.Api.Generate;
 using DiT.Api.Options;
 using DiT.Api.Problems;
+using DiT.Model.StepCaching;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Playground;
@@ -22,7 +23,11 @@ public static class PlaygroundApi
     /// interval is drawn from; DefaultGuidanceInterval: [low, high] applied to guided requests that give none, or null.</summary>
     public sealed record GenerateLimits(int DefaultSteps, int MaxSteps, double DefaultGuidanceScale, double MaxGuidanceScale,
         bool SupportsGuidance, string DefaultSampler, IReadOnlyList<string> Samplers, long MaxSeed, double MinNoiseLevel, double MaxNoiseLevel,
-        IReadOnlyList<double>? DefaultGuidanceInterval);
+        IReadOnlyList<double>? DefaultGuidanceInterval)
+    {
+        /// <summary>The step cache a request gets when it names none (Engine:DefaultCache).</summary>
+        public string DefaultCache { get; init; } = "off";
+    }
 
     public static IServiceCollection AddPlayground(this IServiceCollection services)
     {
@@ -41,7 +46,7 @@ public static class PlaygroundApi
 
         app.MapGet("/generate/limits", GetLimits).WithName("GetGenerateLimits").WithTags("Generate")
             .WithSummary("Defaults and allowed ranges of the POST /generate fields")
-            .WithDescription("What a form needs: default and maximum steps and guidance scale (guidance is fixed at 1 when the model has no null class), samplers, largest seed, the noise levels (sigma) a guidance interval can span and the default interval.");
+            .WithDescription("What a form needs: default and maximum steps and guidance scale (guidance is fixed at 1 when the model has no null class), samplers, largest seed, the noise levels (sigma) a guidance interval can span, the default interval and the default step cache.");
 
         app.MapGet("/generate/progress/{id}", StreamProgress).WithName("GenerateProgress").WithTags("Generate")
             .WithSummary("Server-sent events: the denoising steps of one POST /generate request")
@@ -67,7 +72,8 @@ public static class PlaygroundApi
             model.SupportsGuidance ? o.DefaultGuidanceScale : 1, model.SupportsGuidance ? o.MaxGuidanceScale : 1,
             model.SupportsGuidance, o.DefaultSampler.ToLowerInvariant(), [.. SamplerNames.ByName.Keys], GenerateValidator.MaxSeed,
             GenerateValidator.NoiseLevels[0], GenerateValidator.NoiseLevels[^1],
-            model.SupportsGuidance && o.DefaultInterval is { } interval ? [interval.Low, interval.High] : null));
+            model.SupportsGuidance && o.DefaultInterval is { } interval ? [interval.Low, interval.High] : null)
+        { DefaultCache = StepCacheSettings.Parse(o.DefaultCache).ToString() });
     }
 
     static Results<ServerSentEventsResult<ProgressEvent>, ValidationProblem, ProblemHttpResult> StreamProgress(

@@ -21,6 +21,8 @@ public sealed class DiTTelemetry
         QueueWait = meter.CreateHistogram<double>("dit.queue.wait", unit: "s", description: "Time from enqueue to batch start.");
         Latency = meter.CreateHistogram<double>("dit.generate.duration", unit: "s", description: "End-to-end generate latency, cache hits included.");
         CacheLookups = meter.CreateCounter<long>("dit.cache.lookups", description: "Image cache lookups by result (hit, miss, error).");
+        ModelPasses = meter.CreateCounter<long>("dit.model.passes",
+            description: "Model passes (one per step and guidance branch) of the generated images, by kind: full (the transformer ran) or cached (the step cache reused its work).");
         _meter = meter;
     }
 
@@ -32,6 +34,14 @@ public sealed class DiTTelemetry
     public Histogram<double> QueueWait { get; }
     public Histogram<double> Latency { get; }
     public Counter<long> CacheLookups { get; }
+    public Counter<long> ModelPasses { get; }
+
+    /// <summary>Adds one image's passes to dit.model.passes (kind = full, cached).</summary>
+    public void CountModelPasses(DiT.Model.StepCaching.ModelPasses passes)
+    {
+        ModelPasses.Add(passes.Full, new KeyValuePair<string, object?>("kind", "full"));
+        ModelPasses.Add(passes.Cached, new KeyValuePair<string, object?>("kind", "cached"));
+    }
 
     /// <summary>dit.queue.depth: requests waiting for the engine, observed at scrape time.</summary>
     public void ObserveQueueDepth(Func<int> depth) =>

@@ -10,7 +10,16 @@ window.playground = { progressEvents: [] };
 const HISTORY_SIZE = 12;
 const FIELD_CONTROLS = {
   classId: 'class-input', className: 'class-input', guidanceScale: 'guidance', guidanceInterval: 'interval-low', steps: 'steps', seed: 'seed', sampler: 'sampler',
+  cache: 'cache',
 };
+// The `cache` field's suggested values (docs/quality.md measures them); any other value the API allows works too.
+const CACHE_CHOICES = [
+  ['off', 'Off: every step runs the transformer'],
+  ['fora:2', 'FORA, every 2nd step (fora:2)'],
+  ['fora:3', 'FORA, every 3rd step (fora:3)'],
+  ['taylor:3', 'TaylorSeer, every 3rd step (taylor:3)'],
+  ['teacache:0.1', 'TeaCache, threshold 0.1 (teacache:0.1)'],
+];
 
 // ---------------------------------------------------------------- start-up
 
@@ -48,6 +57,8 @@ function setUpForm(limits) {
   guidance.disabled = !limits.supportsGuidance;
   $('seed').max = limits.maxSeed;
   for (const name of limits.samplers) sampler.add(new Option(name, name, false, name === limits.defaultSampler));
+  const choices = CACHE_CHOICES.some(([value]) => value === limits.defaultCache) ? CACHE_CHOICES : [...CACHE_CHOICES, [limits.defaultCache, limits.defaultCache]];
+  for (const [value, label] of choices) $('cache').add(new Option(label, value, false, value === limits.defaultCache));
   for (const input of [steps, guidance]) {
     input.addEventListener('input', showSliderValues);
   }
@@ -165,7 +176,7 @@ async function onSubmit(event) {
 }
 
 function requestsFor(mode) {
-  const common = { guidanceScale: Number($('guidance').value), steps: Number($('steps').value), sampler: $('sampler').value };
+  const common = { guidanceScale: Number($('guidance').value), steps: Number($('steps').value), sampler: $('sampler').value, cache: $('cache').value };
   // Unticked sends [] (guidance at every step), so the server's default interval never applies unseen.
   common.guidanceInterval = $('interval-on').checked ? [Number($('interval-low').value), Number($('interval-high').value)] : [];
   let seed;
@@ -256,6 +267,7 @@ async function generate(body, onProgress) {
       queueMs: Number(response.headers.get('X-Queue-Ms') ?? 0),
       batchSize: response.headers.get('X-Batch-Size') ?? '1',
       cache: response.headers.get('X-Cache'),
+      passes: response.headers.get('X-Model-Passes'), // "full/total"; absent for cached images
     };
   } finally {
     progress?.close();
@@ -296,8 +308,14 @@ function showImage(image) {
   img.alt = describe(image);
   $('result-caption').textContent =
     `${image.className} · seed ${image.seed} · ${image.generateMs} ms` +
-    ` (queue ${image.queueMs} ms, batch of ${image.batchSize}${image.cache === 'hit' ? ', from cache' : ''})`;
+    ` (queue ${image.queueMs} ms, batch of ${image.batchSize}${image.cache === 'hit' ? ', from cache' : ''}${savedPasses(image)})`;
   $('result').hidden = false;
+}
+
+// ", 25/50 model passes in full" when the step cache saved work, else nothing.
+function savedPasses(image) {
+  const [full, total] = (image.passes ?? '').split('/').map(Number);
+  return full < total ? `, ${image.passes} model passes in full` : '';
 }
 
 function fillGridCell(li, image) {

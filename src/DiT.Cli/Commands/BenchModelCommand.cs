@@ -86,7 +86,7 @@ public sealed class BenchModelCommand : ICommand
     /// its other weights: a comparison of outputs would compare nothing. Small random values make every path count
     /// (timing is unaffected: the same kernels run on different numbers).
     /// </summary>
-    static void RandomizeZeroInitialised(DiTModel model)
+    internal static void RandomizeZeroInitialised(DiTModel model)
     {
         using var noGrad = no_grad();
         foreach (var (name, parameter) in model.named_parameters())

@@ -12,7 +12,7 @@ public sealed class EvalCommand : ICommand
     const string DefaultSettings = "dpm:20:1.5,dpm:10:1.5,ddim:25:1.5,ddim:50:1.5,ddpm:250:1.5";
 
     public string Summary => "judge samples: --model DIT.safetensors --classifier CNN.safetensors --data FASHION-MNIST-DIR "
-        + $"[--settings {DefaultSettings}] [--per-class 20] [--seed 0] [--grid grid.png] [--table table.md] [--threads N]";
+        + $"[--settings {DefaultSettings} (each sampler:steps:guidance[:clip][@cache], cache off, fora:N, taylor:N or teacache:T)] [--per-class 20] [--seed 0] [--grid grid.png] [--table table.md] [--threads N]";
 
     public int Run(CommandLine args) => Evaluate(args);
 
@@ -40,8 +40,8 @@ public sealed class EvalCommand : ICommand
             {
                 $"model `{Path.GetFileName(modelPath)}` ({model.Config.ToJson()}), {perClass} images per class, seed {seed}",
                 "",
-                "| sampler | steps | guidance | guidance interval (sigma) | clip x0 | accuracy | Frechet distance | floor (real train vs test) | distance / floor | s/image |",
-                "|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
+                "| sampler | steps | guidance | guidance interval (sigma) | clip x0 | cache | full passes / image | accuracy | Frechet distance | floor (real train vs test) | distance / floor | s/image |",
+                "|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|",
             };
             foreach (var line in lines) Console.WriteLine(line);
             for (int i = 0; i < settings.Length; i++)
@@ -67,6 +67,6 @@ public sealed class EvalCommand : ICommand
     }
 
     static string Row(EvalResult r) => string.Create(CultureInfo.InvariantCulture,
-        $"| {r.Setting.SamplerName} | {r.Setting.Steps} | {r.Setting.Guidance:0.##} | {r.Setting.Interval?.ToString() ?? "all steps"} | {(r.Setting.Clip ? "yes" : "no")} | {r.Accuracy:P1} | {r.Distance:F2} | {r.Floor:F2} | {r.Distance / r.Floor:F2} | {r.SecondsPerImage:F3} |");
+        $"| {r.Setting.SamplerName} | {r.Setting.Steps} | {r.Setting.Guidance:0.##} | {r.Setting.Interval?.ToString() ?? "all steps"} | {(r.Setting.Clip ? "yes" : "no")} | {r.Setting.Cache} | {r.FullPassesPerImage:0.#} | {r.Accuracy:P1} | {r.Distance:F2} | {r.Floor:F2} | {r.Distance / r.Floor:F2} | {r.SecondsPerImage:F3} |");
 
 }

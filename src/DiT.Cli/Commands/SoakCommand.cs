@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using DiT.Api.Engine;
+using DiT.Model.StepCaching;
 
 namespace DiT.Cli.Commands;
 
@@ -8,9 +9,9 @@ namespace DiT.Cli.Commands;
 /// `dit soak`: many generations through the in-process engine (the built-in tiny model by default), printing the
 /// process RSS, the managed heap and the engine thread's live tensor count at intervals; fails (exit 1) when the
 /// live tensor count grows or RSS grows by more than --rss-slack-mib after the first interval. Requests go in waves of
-/// --clients (mixed step counts and guidance) so rows join and leave running batches.
+/// --clients (mixed step counts, guidance and step caches) so rows join and leave running batches.
 /// Options: --generations 1000  --every 100  --clients 4  --steps 4  --sampler ddpm  --batching continuous
-///          --threads 1  --rss-slack-mib 64  --checkpoint PATH
+///          --caches off,teacache:0.1,taylor:2 (request i uses the (i mod count)-th; taylor includes fora's path)  --threads 1  --rss-slack-mib 64  --checkpoint PATH
 /// </summary>
 public sealed class SoakCommand : ICommand
 {
@@ -25,6 +26,8 @@ public sealed class SoakCommand : ICommand
         double slackMib = options.Double("rss-slack-mib", 64);
         var sampler = BenchServingCommand.ParseSampler(options.String("sampler") ?? "ddpm");
         var batching = options.String("batching") ?? "continuous";
+        var caches = (options.String("caches") ?? "off,teacache:0.1,taylor:2")
+            .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(StepCacheSettings.Parse).ToArray();
         using var host = InProcessEngine.Start(new Dictionary<string, string?>
         {
             ["Model:CheckpointPath"] = options.String("checkpoint") ?? "",
@@ -35,7 +38,7 @@ public sealed class SoakCommand : ICommand
         var engine = host.Engine;
         int classes = engine.Model!.Classes.Count;
         double guidance = engine.Model.SupportsGuidance ? 4 : 1;
-        Console.WriteLine($"Memory soak: {generations} generations, {clients} clients, {sampler} {steps} steps, {batching} batching, {engine.Model.Name}");
+        Console.WriteLine($"Memory soak: {generations} generations, {clients} clients, {sampler} {steps} steps, {batching} batching, step caches {string.Join(", ", caches.AsEnumerable())}, {engine.Model.Name}");
         Console.WriteLine("| generations | RSS MiB | managed heap MiB | live tensors (engine thread) | elapsed s |");
         Console.WriteLine("| --- | --- | --- | --- | --- |");
 
@@ -48,7 +51,8 @@ public sealed class SoakCommand : ICommand
         {
             int wave = Math.Min(clients, generations - done);
             Task.WhenAll(Enumerable.Range(done, wave).Select(i => engine.GenerateAsync(
-                new GenerationRequest(i % classes, i % 2 == 0 ? guidance : 1, i % 4 < 2 ? steps : 2 * steps, sampler, i), null, CancellationToken.None)))
+                new GenerationRequest(i % classes, i % 2 == 0 ? guidance : 1, i % 4 < 2 ? steps : 2 * steps, sampler, i) { Cache = caches[i % caches.Length] },
+                null, CancellationToken.None)))
                 .GetAwaiter().GetResult();
             int before = done;
             done += wave;

@@ -2,28 +2,41 @@ using System.Diagnostics;
 using System.Globalization;
 using DiT.Diffusion;
 using DiT.Model;
+using DiT.Model.StepCaching;
 using static TorchSharp.torch;
 
 namespace DiT.Training.Evaluation;
 
 /// <summary>
 /// One sampling setting to judge: sampler, steps, classifier-free guidance scale, whether x0 predictions are clipped to
-/// [-1, 1], and the guidance interval in noise level sigma (null: guidance at every step).
+/// [-1, 1], the guidance interval in noise level sigma (null: guidance at every step), and the step cache.
 /// </summary>
 public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance, bool Clip = false, GuidanceInterval? Interval = null)
 {
+    public StepCacheSettings Cache { get; init; } = StepCacheSettings.Off;
+
     static readonly Dictionary<string, SamplerKind> Names = new(StringComparer.OrdinalIgnoreCase)
     {
         ["ddpm"] = SamplerKind.Ddpm, ["ddim"] = SamplerKind.Ddim, ["dpm"] = SamplerKind.DpmSolverPP2M, ["dpm++2m"] = SamplerKind.DpmSolverPP2M,
     };
 
-    const string Syntax = "sampler:steps:guidance[:clip][:LOW-HIGH] with sampler ddpm, ddim or dpm, steps >= 1, guidance >= 0 and "
-        + "LOW-HIGH a guidance interval in noise level sigma, 0 <= LOW < HIGH (e.g. dpm:20:1.5, dpm:20:1.5:clip or dpm:20:1.5:0.3-10)";
+    const string Syntax = "sampler:steps:guidance[:clip][:LOW-HIGH][@cache] with sampler ddpm, ddim or dpm, steps >= 1, guidance >= 0, "
+        + "LOW-HIGH a guidance interval in noise level sigma, 0 <= LOW < HIGH, and a step cache as the service's "
+        + "(e.g. dpm:20:1.5, dpm:20:1.5:clip, dpm:20:1.5:0.3-10 or ddim:50:1.5@fora:2)";
 
-    /// <summary>Parses "sampler:steps:guidance[:clip][:LOW-HIGH]", e.g. "dpm:20:1.5" or "dpm:20:1.5:0.3-10".</summary>
+    /// <summary>Parses "sampler:steps:guidance[:clip][:LOW-HIGH][@cache]", e.g. "dpm:20:1.5:0.3-10" or "ddim:50:1.5@fora:2".</summary>
     public static EvalSetting Parse(string text)
     {
-        var parts = text.Split(':');
+        ArgumentNullException.ThrowIfNull(text);
+        var (sampling, cacheText) = text.Split('@') switch
+        {
+            [var s] => (s, "off"),
+            [var s, var c] => (s, c),
+            _ => throw new ArgumentException($"'{text}' has more than one '@': write {Syntax}."),
+        };
+        if (!StepCacheSettings.TryParse(cacheText, out var cache))
+            throw new ArgumentException($"'{text}': '{cacheText}' is not a step cache; allowed {StepCacheSettings.Allowed}.");
+        var parts = sampling.Split(':');
         if (parts.Length is < 3 or > 5 || !Names.TryGetValue(parts[0], out var kind)
             || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var steps) || steps < 1
             || !double.TryParse(parts[2], CultureInfo.InvariantCulture, out var guidance) || guidance < 0)
@@ -36,18 +49,23 @@ public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance
             else if (interval is null && GuidanceInterval.TryParse(option) is { } parsed) interval = parsed;
             else throw new ArgumentException($"'{text}' is not a setting: '{option}' is neither 'clip' nor a guidance interval; write {Syntax}.");
         }
-        return new EvalSetting(kind, steps, guidance, clip, interval);
+        return new EvalSetting(kind, steps, guidance, clip, interval) { Cache = cache };
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{SamplerName}-{Steps} cfg {Guidance:0.##}{(Interval is null ? "" : $" in sigma {Interval}")}{(Clip ? " clip" : "")}");
+        $"{SamplerName}-{Steps} cfg {Guidance:0.##}{(Interval is null ? "" : $" in sigma {Interval}")}{(Clip ? " clip" : "")}{(Cache.IsOff ? "" : $" cache {Cache}")}");
 
     public string SamplerName => Sampler switch { SamplerKind.Ddpm => "DDPM", SamplerKind.Ddim => "DDIM", _ => "DPM-Solver++(2M)" };
 }
 
-/// <summary>The measurements of one setting, and the images it drew (class-major: class c is rows [c n, (c + 1) n)).</summary>
-public sealed record EvalResult(EvalSetting Setting, int PerClass, double Accuracy, double Distance, double Floor, double SecondsPerImage, Tensor Images) : IDisposable
+/// <summary>The measurements of one setting, and the images it drew (class-major: class c is rows [c n, (c + 1) n)).
+/// Passes: every image's model passes (one per step and guidance branch), full or cached.</summary>
+public sealed record EvalResult(EvalSetting Setting, int PerClass, double Accuracy, double Distance, double Floor, double SecondsPerImage, Tensor Images,
+    ModelPasses Passes) : IDisposable
 {
+    /// <summary>Full passes per image in steps: the steps at which the transformer ran, averaged over guidance branches.</summary>
+    public double FullPassesPerImage => Passes.Total == 0 ? 0 : Setting.Steps * (double)Passes.Full / Passes.Total;
+
     public void Dispose() => Images.Dispose();
 }
 
@@ -106,10 +124,12 @@ public sealed class SampleQuality : IDisposable
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         var batches = new List<Tensor>();
+        var passes = new ModelPasses();
         for (int start = 0; start < total; start += batchSize)
         {
             int n = Math.Min(batchSize, total - start);
-            batches.Add(Draw(model, setting, Enumerable.Range(start, n).Select(i => (i / perClass, seed + i)).ToArray(), cancel));
+            batches.Add(Draw(model, setting, Enumerable.Range(start, n).Select(i => (i / perClass, seed + i)).ToArray(), out var drawn, cancel));
+            passes += drawn;
             progress?.Invoke(start + n, total);
         }
         var images = cat(batches, 0);                                                                  // (total, 1, 28, 28)
@@ -120,29 +140,40 @@ public sealed class SampleQuality : IDisposable
         double accuracy = predictions.eq(labels).to(ScalarType.Float64).mean().item<double>();
         var (mean, covariance) = FrechetDistance.MeanAndCovariance(features);
         double distance = FrechetDistance.Between(mean, covariance, _testMean, _testCovariance);
-        return new EvalResult(setting, perClass, accuracy, distance, Floor(perClass, seed), seconds, images.MoveToOuterDisposeScope());
+        return new EvalResult(setting, perClass, accuracy, distance, Floor(perClass, seed), seconds, images.MoveToOuterDisposeScope(), passes);
     }
 
-    /// <summary>Images (N, C, H, W) in [-1, 1] for (class, seed) rows: per-row generators, guidance and guidance intervals, as the service samples.</summary>
-    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, CancellationToken cancel = default)
+    /// <summary>Images (N, C, H, W) in [-1, 1] for (class, seed) rows: per-row generators, guidance and step caches, as the service samples.</summary>
+    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, CancellationToken cancel = default) =>
+        Draw(model, setting, rows, out _, cancel);
+
+    /// <summary>The same, also counting the rows' model passes.</summary>
+    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, out ModelPasses passes, CancellationToken cancel = default)
     {
         var config = model.Config;
         var device = model.parameters().First().device;
         using var scope = NewDisposeScope();
         var generators = Sampling.Generators(rows.Select(r => r.Seed));
+        var caches = rows.Select(_ => new RowStepCache(setting.Cache)).ToArray();
         try
         {
             var noise = Sampling.PerSampleNoise(generators, empty([rows.Length, config.InChannels, config.InputSize, config.InputSize], device: device));
             var classes = tensor(rows.Select(r => (long)r.Class).ToArray(), ScalarType.Int64, device);
             var scales = full([rows.Length], (float)setting.Guidance, ScalarType.Float32, device);
             var diffusion = new DiffusionOptions(LearnSigma: config.LearnSigma);
-            var guided = ClassifierFreeGuidance.Wrap(model.forward, classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels,
+            var guided = ClassifierFreeGuidance.Wrap((x, t, y, layout) => model.Forward(x, t, y, RowStepCache.SlotsOf(caches, layout.UnconditionalOf)),
+                classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels,
                 new GuidanceIntervals(rows.Select(_ => setting.Interval), diffusion));
             var samples = Sampling.Sample(guided, noise, new SamplerSettings(setting.Sampler, setting.Steps, ClipDenoised: setting.Clip), generators, cancel,
                 diffusion: diffusion);
+            passes = caches.Aggregate(new ModelPasses(), (sum, c) => sum + c.Passes);
             return samples.clamp(-1, 1).cpu().MoveToOuterDisposeScope();
         }
-        finally { foreach (var g in generators) g.Dispose(); }
+        finally
+        {
+            foreach (var g in generators) g.Dispose();
+            foreach (var c in caches) c.Dispose();
+        }
     }
 
     public void Dispose()
