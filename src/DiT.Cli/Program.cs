@@ -9,6 +9,7 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
     ["bench-serving"] = new BenchServingCommand(),
     ["eval"] = new EvalCommand(),
     ["export-model"] = new ExportModelCommand(),
+    ["fuzz"] = new FuzzCommand(),
     ["load"] = new LoadCommand(),
     ["soak"] = new SoakCommand(),
     ["train"] = new TrainCommand(),
