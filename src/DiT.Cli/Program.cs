@@ -10,6 +10,7 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
     ["bench-stepcache"] = new BenchStepCacheCommand(),
     ["eval"] = new EvalCommand(),
     ["export-model"] = new ExportModelCommand(),
+    ["fuzz"] = new FuzzCommand(),
     ["load"] = new LoadCommand(),
     ["soak"] = new SoakCommand(),
     ["train"] = new TrainCommand(),

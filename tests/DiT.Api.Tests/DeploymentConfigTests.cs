@@ -1,8 +1,11 @@
 using System.Net;
 using System.Reflection;
 using System.Text.RegularExpressions;
+using DiT.Api.OpenApi;
 using DiT.Api.Options;
+using DiT.Api.Playground;
 using DiT.Api.Promotions;
+using DiT.Api.Security;
 using DiT.Api.Training;
 using DiT.Testing;
 
@@ -20,6 +23,10 @@ public sealed partial class DeploymentConfigTests
         [TelemetryOptions.Section] = typeof(TelemetryOptions),
         [TrainingJobsOptions.Section] = typeof(TrainingJobsOptions),
         [PromotionOptions.Section] = typeof(PromotionOptions),
+        [PlaygroundOptions.Section] = typeof(PlaygroundOptions),
+        [SwaggerOptions.Section] = typeof(SwaggerOptions),
+        [SecurityOptions.Section] = typeof(SecurityOptions),
+        [ServerOptions.Section] = typeof(ServerOptions),
     };
 
     public static TheoryData<string> DeploymentFiles => new() { "Dockerfile", "deploy/k8s/dit-service.yaml" };

@@ -1,9 +1,5 @@
-using System.Net;
 using DiT.Api.Tests;
 using DiT.Testing;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -41,9 +37,7 @@ public sealed class BrowserFixture : IAsyncLifetime
     {
         if (!File.Exists(ChromiumPath))
             throw new InvalidOperationException($"No Chromium at {ChromiumPath}: install Debian's (apt-get install chromium) or set DIT_CHROMIUM.");
-        _app.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        _app.StartServer();
-        BaseUrl = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = _app.StartOnLoopback().ToString().TrimEnd('/');
         await _app.ReadyClientAsync(); // the engine loads the model on its own thread
 
         _playwright = await Playwright.CreateAsync();

@@ -8,11 +8,18 @@ public static class RequestProblems
     public static ProblemHttpResult Fields(int status, string title, IDictionary<string, string[]> errors) =>
         TypedResults.Problem(new HttpValidationProblemDetails(errors) { Status = status, Title = title });
 
-    /// <summary>Status and message for a body Kestrel could not read (<see cref="BadHttpRequestException"/>): never its exception text.</summary>
-    public static (int Status, string Message) Transport(BadHttpRequestException e) => e.StatusCode switch
+    /// <summary>Kestrel could not read the request. Mostly a <see cref="BadHttpRequestException"/>, but a chunk size too
+    /// large for an int comes out of Kestrel's chunked-body parser as a plain IOException (an OverflowException inside),
+    /// so an IOException thrown by Kestrel's own code counts too; an IOException of the service's own files does not.</summary>
+    public static bool IsUnreadableRequest(Exception e) =>
+        e is BadHttpRequestException
+        || (e is IOException && e.TargetSite?.DeclaringType?.Namespace?.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) == true);
+
+    /// <summary>Status and message for a request Kestrel could not read (<see cref="IsUnreadableRequest"/>): never its exception text.</summary>
+    public static (int Status, string Message) Transport(Exception e) => (e as BadHttpRequestException)?.StatusCode switch
     {
-        StatusCodes.Status408RequestTimeout => (e.StatusCode, "The body arrived more slowly than the server's minimum data rate; send it without pauses."),
-        StatusCodes.Status413PayloadTooLarge => (e.StatusCode, "The body is larger than the server accepts."),
+        StatusCodes.Status408RequestTimeout => (StatusCodes.Status408RequestTimeout, "The body arrived more slowly than the server's minimum data rate; send it without pauses."),
+        StatusCodes.Status413PayloadTooLarge => (StatusCodes.Status413PayloadTooLarge, "The body is larger than the server accepts."),
         _ => (StatusCodes.Status400BadRequest, "The request could not be read: malformed chunked encoding, or a body shorter than its Content-Length."),
     };
 }

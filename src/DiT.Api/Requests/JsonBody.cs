@@ -51,7 +51,7 @@ public static class JsonBody
                 if (buffer.Length > MaxBytes) return Fail(StatusCodes.Status413PayloadTooLarge, "body", $"The body is larger than {MaxBytes} bytes.");
             }
         }
-        catch (BadHttpRequestException e)
+        catch (Exception e) when (RequestProblems.IsUnreadableRequest(e))
         {
             var (status, message) = RequestProblems.Transport(e);
             return Fail(status, "body", message);

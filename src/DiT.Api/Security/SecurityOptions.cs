@@ -8,11 +8,11 @@ public sealed class SecurityOptions
     public const string Section = "Security";
     const string OneLine = "^[^\\r\\n]*$", OneLineError = "Security header values must fit on one line.";
 
-    /// <summary>Content-Security-Policy. The default lets the playground and Swagger UI run and nothing else: scripts,
-    /// styles and requests to this origin only, images also from data: (Swagger UI's icons) and blob: (rendered PNGs),
-    /// no plugins, no framing.</summary>
+    /// <summary>Content-Security-Policy. The default lets the playground and Swagger UI run and nothing else: scripts and
+    /// requests to this origin only, styles from it plus inline ones (Swagger UI inserts a &lt;style&gt; element), images
+    /// also from data: (Swagger UI's icons) and blob: (rendered PNGs), no plugins, no framing.</summary>
     [RegularExpression(OneLine, ErrorMessage = OneLineError)] public string? ContentSecurityPolicy { get; set; } =
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; " +
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
     /// <summary>X-Frame-Options, for browsers that predate CSP's frame-ancestors.</summary>
