@@ -4,6 +4,7 @@ using DiT.Api.Classes;
 using DiT.Api.Engine;
 using DiT.Api.Generate;
 using DiT.Api.Health;
+using DiT.Api.Imaging;
 using DiT.Api.ModelInfo;
 using DiT.Api.OpenApi;
 using DiT.Api.Options;
@@ -26,6 +27,7 @@ try
     builder.Services.AddDiTTelemetry(builder.Configuration);
     builder.Services.AddInferenceEngine();
     builder.Services.AddImageCache(builder.Configuration);
+    builder.Services.AddImaging();
     builder.Services.AddGenerateTimeout();
     builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
     builder.Services.AddTrainingJobs(builder.Configuration);

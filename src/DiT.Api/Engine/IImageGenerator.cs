@@ -11,7 +11,7 @@ public interface IImageGenerator
 
     EngineStats Stats { get; }
 
-    /// <summary>Queues the request and completes with its PNG. Throws <see cref="QueueFullException"/> when the
+    /// <summary>Queues the request and completes with its pixels (the caller encodes them). Throws <see cref="QueueFullException"/> when the
     /// queue is full, <see cref="EngineUnavailableException"/> before the model is loaded, <see cref="EngineStoppingException"/>
     /// during shutdown (new requests, and queued ones the drain window could not finish), and
     /// <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires (the request leaves its batch).</summary>
@@ -30,9 +30,8 @@ public sealed record GenerationRequest(int ClassId, double GuidanceScale, int St
 /// <summary>Samplers offered by the API (wire names: ddpm, ddim, dpmpp-2m).</summary>
 public enum Sampler { Ddpm, Ddim, DpmPP2M }
 
-/// <summary>A finished image with where its time went.</summary>
-public sealed record GeneratedImage(byte[] Png, int Width, int Height, string ModelFingerprint,
-    TimeSpan QueueTime, TimeSpan GenerateTime, int BatchSize);
+/// <summary>A finished image, not yet encoded (callers pick the file format), with where its time went.</summary>
+public sealed record GeneratedImage(RawImage Image, string ModelFingerprint, TimeSpan QueueTime, TimeSpan GenerateTime, int BatchSize);
 
 /// <summary>Steps done so far for one request (reported from the engine thread; keep handlers cheap).</summary>
 public readonly record struct SamplingProgress(int Step, int TotalSteps);

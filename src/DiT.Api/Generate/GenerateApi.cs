@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Api.Caching;
 using DiT.Api.Engine;
+using DiT.Api.Imaging;
 using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Playground;
@@ -12,7 +12,7 @@ using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generate;
 
-/// <summary>POST /generate: one class-conditional image as PNG, cached when the seed is given.</summary>
+/// <summary>POST /generate: one class-conditional image (png, jpeg or webp, parameters inside), cached when the seed is given.</summary>
 public static class GenerateApi
 {
     public const string TimeoutPolicy = "generate";
@@ -31,14 +31,15 @@ public static class GenerateApi
         app.MapPost("/generate", Generate).WithName("Generate").WithTags("Generate")
             .WithSummary("Generate one image of a class")
             .WithDescription("""
-                Samples one image with the served DiT and returns it as PNG. Only the class is required, by `classId` or
-                `className` (any synonym, case-insensitive; see GET /classes). Response headers: `X-Seed` (the seed used),
+                Samples one image with the served DiT and returns it as PNG (or `format` jpeg/webp with `quality`); the file carries
+                its parameters (PNG text chunks `parameters` and `dit`; EXIF UserComment and XMP for jpeg/webp). Only the class is
+                required, by `classId` or `className` (any synonym, case-insensitive; see GET /classes). Response headers: `X-Seed` (the seed used),
                 `X-Cache` (hit|miss|off: only requests with an explicit seed are cached), `X-Queue-Ms`, `X-Generate-Ms`,
                 `X-Batch-Size` (requests sampled together), `X-Model-Fingerprint`. A full queue answers 429 with Retry-After; a stopping service 503 with Retry-After
                 (another replica can take the request).
                 """)
             .DocumentJsonBody<GenerateBody>()
-            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png")
+            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout)
@@ -47,8 +48,8 @@ public static class GenerateApi
     }
 
     static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> Generate(
-        HttpContext http, IImageGenerator engine, IImageCache cache, IOptions<EngineOptions> engineOptions,
-        DiTTelemetry telemetry, ProgressStreams progressStreams, CancellationToken ct)
+        HttpContext http, IImageGenerator engine, ImageRenderer renderer, IOptions<EngineOptions> engineOptions,
+        IOptions<OutputOptions> outputOptions, DiTTelemetry telemetry, ProgressStreams progressStreams, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         var options = engineOptions.Value;
@@ -59,22 +60,15 @@ public static class GenerateApi
         if (unreadable is not null) return Outcome(telemetry, "invalid", unreadable);
         var errors = new Dictionary<string, string[]>();
         var request = GenerateValidator.Validate(body!, model, options, errors);
-        if (request is null) return Outcome(telemetry, "invalid", TypedResults.ValidationProblem(errors, title: invalid));
+        var output = OutputValidator.Validate(body!.Format, body.Quality, outputOptions.Value, errors);
+        if (request is null || output is null) return Outcome(telemetry, "invalid", TypedResults.ValidationProblem(errors, title: invalid));
 
         using var progress = progressStreams.Publish(http.Request.Headers[ProgressStreams.RequestIdHeader]); // null: no progress wanted
         var headers = http.Response.Headers;
         headers["X-Seed"] = request.Seed.ToString(CultureInfo.InvariantCulture);
-        var key = body!.Seed is null || !cache.IsEnabled ? null : new ImageKey(model.Fingerprint, model.Device, model.Dtype, options.GuidanceMode, request);
-        if (key is not null && await cache.GetAsync(key, ct) is { } cached)
-        {
-            headers["X-Cache"] = "hit";
-            headers["X-Model-Fingerprint"] = model.Fingerprint;
-            telemetry.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-            return Outcome(telemetry, "cached", TypedResults.File(cached, "image/png"));
-        }
-
-        GeneratedImage image;
-        try { image = await engine.GenerateAsync(request, progress, ct); }
+        bool seedGiven = body!.Seed is not null;
+        RenderedImage rendered;
+        try { rendered = await renderer.RenderAsync(request, output, seedGiven, progress, ct); }
         catch (QueueFullException full)
         {
             headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
@@ -92,14 +86,16 @@ public static class GenerateApi
             throw;
         }
 
-        if (key is not null) await cache.SetAsync(key with { ModelFingerprint = image.ModelFingerprint }, image.Png, ct);
-        headers["X-Cache"] = key is null ? "off" : "miss";
-        headers["X-Queue-Ms"] = Ms(image.QueueTime);
-        headers["X-Generate-Ms"] = Ms(image.GenerateTime);
-        headers["X-Batch-Size"] = image.BatchSize.ToString(CultureInfo.InvariantCulture);
-        headers["X-Model-Fingerprint"] = image.ModelFingerprint;
+        headers["X-Cache"] = rendered.CacheHit ? "hit" : renderer.Caches(seedGiven) ? "miss" : "off";
+        headers["X-Model-Fingerprint"] = rendered.ModelFingerprint;
+        if (rendered.Generated is { } image)
+        {
+            headers["X-Queue-Ms"] = Ms(image.QueueTime);
+            headers["X-Generate-Ms"] = Ms(image.GenerateTime);
+            headers["X-Batch-Size"] = image.BatchSize.ToString(CultureInfo.InvariantCulture);
+        }
         telemetry.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-        return Outcome(telemetry, "ok", TypedResults.File(image.Png, "image/png"));
+        return Outcome(telemetry, rendered.CacheHit ? "cached" : "ok", TypedResults.File(rendered.Bytes, output.ContentType));
     }
 
     static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("F0", CultureInfo.InvariantCulture);

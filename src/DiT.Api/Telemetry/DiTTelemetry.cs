@@ -8,7 +8,7 @@ public sealed class DiTTelemetry
 {
     public const string Name = "DiT.Api";
 
-    /// <summary>Spans: dit.queue_wait, dit.batch, dit.denoise, dit.decode, dit.encode_png.</summary>
+    /// <summary>Spans: dit.queue_wait, dit.batch, dit.denoise, dit.decode, dit.encode (tag dit.format).</summary>
     public static readonly ActivitySource Source = new(Name);
 
     public DiTTelemetry(IMeterFactory meters)

@@ -1,0 +1,18 @@
+using System.Net;
+using System.Text.Json;
+
+namespace DiT.Api.Tests.Generations;
+
+public static class Problems
+{
+    /// <summary>A 400 ValidationProblem whose errors name <paramref name="field"/> with a message containing <paramref name="allowed"/>.</summary>
+    public static async Task AssertValidationProblem(HttpResponseMessage response, string field, string allowed)
+    {
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var errors = problem.RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty(field, out var messages), $"no error for '{field}' in {errors}");
+        Assert.Contains(allowed, messages[0].GetString());
+    }
+}
