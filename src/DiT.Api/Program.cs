@@ -11,6 +11,7 @@ using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
 using DiT.Api.Promotions;
+using DiT.Api.RateLimiting;
 using DiT.Api.Security;
 using DiT.Api.Shutdown;
 using DiT.Api.Startup;
@@ -28,6 +29,7 @@ try
     builder.Services.AddInferenceEngine();
     builder.Services.AddImageCache(builder.Configuration);
     builder.Services.AddImaging();
+    builder.Services.AddRateLimits();
     builder.Services.AddGenerateTimeout();
     builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
     builder.Services.AddTrainingJobs(builder.Configuration);
@@ -42,6 +44,7 @@ try
     app.UseInFlightRequests();
     app.UseProblems();
     app.UseRequestTimeouts();
+    app.UseRateLimiter();
     app.MapSwagger();
     app.MapPlayground();
     app.MapHealthApi();

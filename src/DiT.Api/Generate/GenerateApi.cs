@@ -6,6 +6,7 @@ using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
+using DiT.Api.RateLimiting;
 using DiT.Api.Requests;
 using DiT.Api.Telemetry;
 using Microsoft.Extensions.Options;
@@ -43,7 +44,8 @@ public static class GenerateApi
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout)
-            .WithRequestTimeout(TimeoutPolicy);
+            .WithRequestTimeout(TimeoutPolicy)
+            .RequireRateLimiting(RateLimitPolicies.Generate);
         return app;
     }
 

@@ -21,6 +21,7 @@ public sealed class DiTTelemetry
         QueueWait = meter.CreateHistogram<double>("dit.queue.wait", unit: "s", description: "Time from enqueue to batch start.");
         Latency = meter.CreateHistogram<double>("dit.generate.duration", unit: "s", description: "End-to-end generate latency, cache hits included.");
         CacheLookups = meter.CreateCounter<long>("dit.cache.lookups", description: "Image cache lookups by result (hit, miss, error).");
+        RateLimited = meter.CreateCounter<long>("dit.rate_limited", description: "Requests answered 429 by the per-client rate limiter, by policy.");
         _meter = meter;
     }
 
@@ -32,6 +33,7 @@ public sealed class DiTTelemetry
     public Histogram<double> QueueWait { get; }
     public Histogram<double> Latency { get; }
     public Counter<long> CacheLookups { get; }
+    public Counter<long> RateLimited { get; }
 
     /// <summary>dit.queue.depth: requests waiting for the engine, observed at scrape time.</summary>
     public void ObserveQueueDepth(Func<int> depth) =>
