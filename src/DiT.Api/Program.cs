@@ -3,6 +3,7 @@ using DiT.Api.Caching;
 using DiT.Api.Classes;
 using DiT.Api.Engine;
 using DiT.Api.Generate;
+using DiT.Api.Generations;
 using DiT.Api.Health;
 using DiT.Api.Imaging;
 using DiT.Api.ModelInfo;
@@ -17,6 +18,7 @@ using DiT.Api.Shutdown;
 using DiT.Api.Startup;
 using DiT.Api.Telemetry;
 using DiT.Api.Training;
+using DiT.Api.Webhooks;
 
 try
 {
@@ -29,6 +31,8 @@ try
     builder.Services.AddInferenceEngine();
     builder.Services.AddImageCache(builder.Configuration);
     builder.Services.AddImaging();
+    builder.Services.AddWebhooks(); // before the jobs: stops after them, so the last jobs' webhooks are queued
+    builder.Services.AddGenerations();
     builder.Services.AddRateLimits();
     builder.Services.AddGenerateTimeout();
     builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
@@ -50,6 +54,7 @@ try
     app.MapHealthApi();
     app.MapDiTTelemetry();
     app.MapGenerateApi();
+    app.MapGenerationsApi();
     app.MapClassesApi();
     app.MapModelApi();
     app.MapAdminApi();
