@@ -1,12 +1,11 @@
-using DiT.Api.Imaging;
 using DiT.Api.Webhooks;
 
 namespace DiT.Api.Generations;
 
 public enum JobStatus { Queued, Running, Succeeded, Failed, Cancelled }
 
-/// <summary>A finished image of a job, kept in memory until the job expires.</summary>
-public sealed record JobImage(int Index, long Seed, RenderedImage Rendered);
+/// <summary>A finished image of a job, kept in memory until the job expires (the file only, not the engine's pixels).</summary>
+public sealed record JobImage(int Index, long Seed, byte[] Bytes, string ContentType, int Width, int Height, string ModelFingerprint, bool CacheHit);
 
 /// <summary>Why a job failed, in words safe to show a client.</summary>
 public sealed record GenerationError(string Title, string Detail);
@@ -41,7 +40,7 @@ public sealed class GenerationJob
     WebhookState? _webhook;
     long _version;
 
-    public GenerationJob(string id, GenerationSpec spec, GenerationsBody body, string? idempotencyKey, long reservedBytes,
+    public GenerationJob(string id, GenerationSpec spec, string body, string? idempotencyKey, long reservedBytes,
         DateTimeOffset createdAt, TimeSpan retention)
     {
         (Id, Spec, Body, IdempotencyKey, ReservedBytes, CreatedAt, _retention) = (id, spec, body, idempotencyKey, reservedBytes, createdAt, retention);
@@ -52,8 +51,8 @@ public sealed class GenerationJob
     public string Id { get; }
     public GenerationSpec Spec { get; }
 
-    /// <summary>The body as submitted, compared on an Idempotency-Key replay.</summary>
-    public GenerationsBody Body { get; }
+    /// <summary>The body as submitted (canonical JSON), compared on an Idempotency-Key replay.</summary>
+    public string Body { get; }
 
     public string? IdempotencyKey { get; }
 

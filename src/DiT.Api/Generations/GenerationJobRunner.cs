@@ -72,7 +72,8 @@ public sealed partial class GenerationJobRunner(ImageRenderer renderer, WebhookS
                 try
                 {
                     var rendered = await renderer.RenderAsync(request, spec.Output, spec.SeedGiven, progress, images.Token);
-                    job.AddImage(new JobImage(k, request.Seed, rendered));
+                    job.AddImage(new JobImage(k, request.Seed, rendered.Bytes, rendered.Output.ContentType, rendered.Width, rendered.Height,
+                        rendered.ModelFingerprint, rendered.CacheHit));
                     return;
                 }
                 catch (QueueFullException) // the engine is busy with others: the job waits its turn instead of failing

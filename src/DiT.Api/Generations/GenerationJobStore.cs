@@ -1,3 +1,5 @@
+using System.Text.Json;
+using DiT.Api.Engine;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generations;
@@ -5,8 +7,8 @@ namespace DiT.Api.Generations;
 public enum AddOutcome { Added, Replayed, KeyReused, Full }
 
 /// <summary>
-/// The jobs in memory, bounded by Generations:MaxJobs and MaxStoredBytes (each job reserves its images' worst case at
-/// submit, so the bound holds before any image exists). A job is deleted Generations:Retention after it ends (reads never
+/// The jobs in memory, bounded by Generations:MaxJobs and MaxStoredBytes (each job reserves its images' size at submit,
+/// see <see cref="ReservationFor"/>, so the bound holds before any image exists). A job is deleted Generations:Retention after it ends (reads never
 /// see an expired job; <see cref="Sweep"/> frees the memory). Idempotency keys live exactly as long as their job.
 /// </summary>
 public sealed class GenerationJobStore(IOptions<GenerationsOptions> options, TimeProvider time)
@@ -24,8 +26,14 @@ public sealed class GenerationJobStore(IOptions<GenerationsOptions> options, Tim
 
     /// <summary>Adds a job, or returns the job an earlier request with the same Idempotency-Key made (Replayed when the
     /// body is the same, KeyReused when it is not), or Full.</summary>
-    public (AddOutcome Outcome, GenerationJob? Job) Add(GenerationSpec spec, GenerationsBody body, string? idempotencyKey, long reservedBytes)
+    /// <summary>Bytes a job of <paramref name="n"/> images holds at most: twice the raw pixels (a lossless or q100 file of
+    /// noise can be larger than the pixels) plus 8 KiB of headers and parameters per image.</summary>
+    public static long ReservationFor(ServedModel model, int n) => n * (2L * model.ImageWidth * model.ImageHeight * model.ImageChannels + 8192);
+
+    public (AddOutcome Outcome, GenerationJob? Job) Add(GenerationSpec spec, GenerationsBody submitted, string? idempotencyKey, long reservedBytes)
     {
+        // Compared as canonical JSON: the same fields and values, whatever the spacing or order they were sent in.
+        var body = JsonSerializer.Serialize(submitted, JsonSerializerOptions.Web);
         var now = time.GetUtcNow();
         lock (_lock)
         {

@@ -95,9 +95,7 @@ public static class GenerationsApi
         var spec = body is null ? null : validator.Validate(body, model, errors);
         if (spec is null || errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
 
-        // A job holds at most n raw images plus their metadata: reserved now, so the store's bound holds before they exist.
-        long reserved = spec.Count * ((long)model.ImageWidth * model.ImageHeight * model.ImageChannels + 4096);
-        var (outcome, job) = store.Add(spec, body!, key, reserved);
+        var (outcome, job) = store.Add(spec, body!, key, GenerationJobStore.ReservationFor(model, spec.Count));
         switch (outcome)
         {
             case AddOutcome.Full:
@@ -150,9 +148,9 @@ public static class GenerationsApi
         }
         var headers = http.Response.Headers;
         headers["X-Seed"] = image.Seed.ToString(CultureInfo.InvariantCulture);
-        headers["X-Cache"] = image.Rendered.CacheHit ? "hit" : "miss";
-        headers["X-Model-Fingerprint"] = image.Rendered.ModelFingerprint;
-        return TypedResults.File(image.Rendered.Bytes, image.Rendered.Output.ContentType);
+        headers["X-Cache"] = image.CacheHit ? "hit" : "miss";
+        headers["X-Model-Fingerprint"] = image.ModelFingerprint;
+        return TypedResults.File(image.Bytes, image.ContentType);
     }
 
     static Results<ServerSentEventsResult<string>, ProblemHttpResult> StreamEvents(string id, GenerationJobStore store, CancellationToken ct) =>

@@ -33,6 +33,26 @@ public sealed class IdempotencyTests(ApiFactory factory) : IClassFixture<ApiFact
     }
 
     [Fact]
+    public async Task TheSameFieldsInAnotherOrderAndSpacingAreTheSameBody()
+    {
+        var client = await factory.ReadyClientAsync();
+        var key = NewKey();
+        var first = await SubmitRawAsync(client, """{"classId": 2, "steps": 1, "seed": 4}""", key);
+
+        var retry = await SubmitRawAsync(client, """{ "seed":4,"steps":1, "classId":2 }""", key);
+
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal((await first.JobAsync()).Id, (await retry.JobAsync()).Id);
+    }
+
+    static Task<HttpResponseMessage> SubmitRawAsync(HttpClient client, string json, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/generations") { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Add("Idempotency-Key", key);
+        return client.SendAsync(request);
+    }
+
+    [Fact]
     public async Task ConcurrentSubmitsWithOneKeyMakeOneJob()
     {
         var client = await factory.ReadyClientAsync();

@@ -36,8 +36,8 @@ public sealed class JobStoreTests
     [Fact]
     public async Task ImageBytesAreReservedAtSubmitSoTheByteBoundHoldsBeforeImagesExist()
     {
-        // Each 8x8 RGB image reserves 8*8*3 + 4096 = 4288 bytes: two fit in 10,000, three do not.
-        using var factory = new ApiFactory().With("Generations:MaxStoredBytes", "10000");
+        // Each 8x8 RGB image reserves 2*8*8*3 + 8192 = 8576 bytes: two fit in 20,000, three do not.
+        using var factory = new ApiFactory().With("Generations:MaxStoredBytes", "20000");
         var client = await factory.ReadyClientAsync();
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.SubmitAsync(new { classId = 0, steps = 1, n = 3 })).StatusCode);
