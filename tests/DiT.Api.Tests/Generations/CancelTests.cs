@@ -3,7 +3,7 @@ using DiT.Api.Generations;
 
 namespace DiT.Api.Tests.Generations;
 
-/// <summary>DELETE /generations/{id} with the real engine held still (<see cref="EngineHold"/>) where the order matters.</summary>
+/// <summary>DELETE /generations/{id}; where the order matters, the real engine is stopped at a step (<see cref="EngineProbe.GateAt"/>).</summary>
 public sealed class CancelTests
 {
     [Fact]
@@ -11,36 +11,24 @@ public sealed class CancelTests
     {
         using var factory = new ApiFactory();
         var client = await factory.ReadyClientAsync();
-        bool jobRowsAdmitted = false;
-        // The holder waits at its first step until the job's 2 images are in the engine; in the round they run it notes
-        // them, they take their first step, and at the next round it holds the engine: the job is 1-2 of 1000 steps in.
-        await using var hold = EngineHold.Start(factory.Engine, others: 2, holdWhen: (_, stats) =>
-        {
-            if (jobRowsAdmitted) return true;
-            jobRowsAdmitted = stats.RunningRequests >= 3;
-            return false;
-        });
-        var job = await (await client.SubmitAsync(new { classId = 1, steps = 1000, sampler = "ddim", seed = 5, n = 2 })).JobAsync();
+        using var atFirstStep = factory.Probe.GateAt(seed: 5, step: 1); // image 0 (seed 5) holds the engine after its first step
+        using var laterSteps = new CompositeDisposable([factory.Probe.GateAt(seed: 5, step: 2), factory.Probe.GateAt(seed: 6, step: 2)]);
+        var job = await (await client.SubmitAsync(new { classId = 1, steps = 50, sampler = "ddim", seed = 5, n = 2 })).JobAsync();
         var events = await client.EventsAsync(job.Id);
-        await hold.Holding;
-        var seen = (await events.NextAsync()).Data<GenerationView>().Progress.StepsDone; // "job": it may have stepped already
-        while (seen == 0) seen = (await events.NextAsync()).Data<GenerationsApi.GenerationProgressEvent>().StepsDone;
+        await atFirstStep.Reached;
 
         var response = await client.DeleteAsync($"/generations/{job.Id}");
+        atFirstStep.Release();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var cancelled = await response.JobAsync();
-        Assert.Equal("cancelled", cancelled.Status);
-        Assert.Empty(cancelled.Images);
-        Assert.InRange(cancelled.Progress.StepsDone, 1, 4);
-        Assert.True(factory.Engine.Stats.RequestsCancelled >= 2, "both images left the engine's await");
+        Assert.Equal(("cancelled", 1, 0), (cancelled.Status, cancelled.Progress.StepsDone, cancelled.Images.Count));
         var end = (await events.UntilEndAsync())[^1];
         Assert.Equal(("end", "cancelled"), (end.EventType, end.Data<GenerationView>().Status));
-
-        hold.Release();
-        var engine = await hold.AloneAfterRelease.WaitAsync(TimeSpan.FromMinutes(1));
-        Assert.Equal(1, engine.RunningRequests); // only the holder: the engine dropped the job's rows
-        Assert.Equal(0, engine.ImagesGenerated); // and they never finished
+        // Had either row stayed, it would have stopped the engine at its step-2 gate (never released), and the engine
+        // would never be idle: idle means both rows were dropped after step 1.
+        await factory.Probe.IdleAsync();
+        Assert.Equal((0, 0L, 2L), (factory.Engine.Stats.RunningRequests, factory.Engine.Stats.ImagesGenerated, factory.Engine.Stats.RequestsCancelled));
     }
 
     [Fact]
@@ -48,11 +36,11 @@ public sealed class CancelTests
     {
         using var factory = new ApiFactory().With("Generations:MaxRunningJobs", "1");
         var client = await factory.ReadyClientAsync();
-        await using var hold = EngineHold.Start(factory.Engine, others: 1); // holds once the first job's image is in the engine
+        using var gate = factory.Probe.GateAt(seed: 1, step: 1); // the first job holds the one runner slot
         var running = await (await client.SubmitAsync(new { classId = 0, steps = 50, seed = 1 })).JobAsync();
-        await hold.Holding;
+        await gate.Reached;
         var queued = await (await client.SubmitAsync(new { classId = 0, steps = 50, seed = 2 })).JobAsync();
-        Assert.Equal("queued", queued.Status); // the one runner slot is busy with the first job
+        Assert.Equal("queued", queued.Status);
 
         var response = await client.DeleteAsync($"/generations/{queued.Id}");
 
@@ -67,6 +55,7 @@ public sealed class CancelTests
         var notReady = await client.GetAsync($"/generations/{running.Id}/images/0");
         Assert.Equal(HttpStatusCode.Conflict, notReady.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.DeleteAsync($"/generations/{running.Id}")).StatusCode);
+        Assert.Equal(1, factory.Probe.Entered); // the cancelled job never reached the engine
     }
 
     [Fact]
@@ -83,5 +72,14 @@ public sealed class CancelTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Contains("already ended (succeeded)", await response.Content.ReadAsStringAsync());
         Assert.Equal("succeeded", (await (await client.GetAsync(job.Links.Self)).JobAsync()).Status);
+    }
+}
+
+/// <summary>Disposes several gates together.</summary>
+sealed class CompositeDisposable(IReadOnlyList<IDisposable> parts) : IDisposable
+{
+    public void Dispose()
+    {
+        foreach (var part in parts) part.Dispose();
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.ServerSentEvents;
 using DiT.Api.Generations;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -97,22 +98,26 @@ public sealed class GenerationJobsTests(ApiFactory factory) : IClassFixture<ApiF
     {
         using var held = new ApiFactory();
         var client = await held.ReadyClientAsync();
-        // Held, one round per Step(), from the first round in which the job's image runs, before it takes any step:
-        // it takes exactly one step per Step(), so every step is observable.
-        await using var hold = EngineHold.Start(held.Engine, others: 1, holdWhen: (_, stats) => stats.RunningRequests >= 2);
-        var job = await (await client.SubmitAsync(new { classId = 3, steps = 5, seed = 11 })).JobAsync();
-        var events = await client.EventsAsync(job.Id);
-        var first = await events.NextAsync();
-        Assert.Equal("job", first.EventType);
-        Assert.Equal(0, first.Data<GenerationView>().Progress.StepsDone);
-
-        for (int step = 1; step <= 5; step++)
+        // A gate at every step stops the engine thread right after the job reports it, until the test has seen it.
+        var gates = Enumerable.Range(1, 5).Select(step => held.Probe.GateAt(seed: 11, step)).ToArray();
+        GenerationView job;
+        IAsyncEnumerator<SseItem<string>> events;
+        using (held.Probe.Engine.HoldAdmissions()) // subscribed before the first step
         {
-            hold.Step();
-            GenerationsApi.GenerationProgressEvent progress;
-            do progress = (await events.NextAsync()).Data<GenerationsApi.GenerationProgressEvent>();
-            while (progress.StepsDone == 0); // "queued -> running" may come first
-            Assert.Equal(new GenerationsApi.GenerationProgressEvent("running", 0, 1, step, 5), progress);
+            job = await (await client.SubmitAsync(new { classId = 3, steps = 5, seed = 11 })).JobAsync();
+            await held.Probe.EnteredAsync(1);
+            events = await client.EventsAsync(job.Id);
+            var first = await events.NextAsync();
+            Assert.Equal(("job", 0), (first.EventType, first.Data<GenerationView>().Progress.StepsDone));
+        }
+
+        foreach (var (gate, step) in gates.Select((g, i) => (g, i + 1)))
+        {
+            await gate.Reached;
+            var progress = await events.NextAsync();
+            Assert.Equal("progress", progress.EventType);
+            Assert.Equal(new GenerationsApi.GenerationProgressEvent("running", 0, 1, step, 5), progress.Data<GenerationsApi.GenerationProgressEvent>());
+            gate.Release();
         }
         var rest = await events.UntilEndAsync();
         Assert.Equal(["image", "end"], rest.Select(e => e.EventType));

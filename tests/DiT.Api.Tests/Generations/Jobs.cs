@@ -52,15 +52,14 @@ public static class Jobs
     public static GenerationJob Job(this ApiFactory factory, string id) =>
         factory.Services.GetRequiredService<GenerationJobStore>().Get(id) ?? throw new InvalidOperationException($"no job {id}");
 
-    /// <summary>Waits, woken by the job's own change signal (no polling), until the job satisfies <paramref name="condition"/>.
-    /// The minute is a guard against a hang, not a timing assumption.</summary>
+    /// <summary>Waits, woken by the job's own change signal (no polling), until the job satisfies <paramref name="condition"/>.</summary>
     public static async Task<JobSnapshot> UntilAsync(this GenerationJob job, Func<JobSnapshot, bool> condition)
     {
         while (true)
         {
             var snapshot = job.Snapshot();
             if (condition(snapshot)) return snapshot;
-            await job.ChangedSince(snapshot.Version).WaitAsync(TimeSpan.FromMinutes(1));
+            await job.ChangedSince(snapshot.Version).WaitAsync(Hang.Guard);
         }
     }
 }

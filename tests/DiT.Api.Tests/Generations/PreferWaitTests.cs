@@ -27,10 +27,9 @@ public sealed class PreferWaitTests
     {
         using var factory = new ApiFactory();
         var client = await factory.ReadyClientAsync();
-        await using var hold = EngineHold.Start(factory.Engine); // nothing else moves until the test ends
-        await hold.Holding;
+        using var gate = factory.Probe.GateAt(seed: 3, step: 1); // the job cannot end before the test does
 
-        var response = await client.SubmitAsync(new { classId = 1, steps = 1, seed = 3 }, prefer: "wait=1");
+        var response = await client.SubmitAsync(new { classId = 1, steps = 2, seed = 3 }, prefer: "wait=1");
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Equal("wait=1", response.Header("Preference-Applied"));

@@ -24,7 +24,7 @@ public sealed class WebhookTests
         var client = await factory.ReadyClientAsync();
 
         var job = await (await client.SubmitAsync(new { classId = 2, steps = 2, seed = 7, n = 2, webhook = receiver.Url.ToString() })).JobAsync();
-        var attempt = await receiver.Attempts.ReadAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(1)); // the minute only guards against a hang
+        var attempt = await receiver.Attempts.ReadAsync().AsTask().WaitAsync(Hang.Guard);
 
         Assert.True(WebhookReceiver.SignatureIsValid(attempt), "the signature must verify with the shared secret");
         Assert.Equal($"msg_{job.Id}", attempt.Id);
