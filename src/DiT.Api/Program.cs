@@ -3,18 +3,22 @@ using DiT.Api.Caching;
 using DiT.Api.Classes;
 using DiT.Api.Engine;
 using DiT.Api.Generate;
+using DiT.Api.Generations;
 using DiT.Api.Health;
+using DiT.Api.Imaging;
 using DiT.Api.ModelInfo;
 using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
 using DiT.Api.Promotions;
+using DiT.Api.RateLimiting;
 using DiT.Api.Security;
 using DiT.Api.Shutdown;
 using DiT.Api.Startup;
 using DiT.Api.Telemetry;
 using DiT.Api.Training;
+using DiT.Api.Webhooks;
 
 try
 {
@@ -26,6 +30,10 @@ try
     builder.Services.AddDiTTelemetry(builder.Configuration);
     builder.Services.AddInferenceEngine();
     builder.Services.AddImageCache(builder.Configuration);
+    builder.Services.AddImaging();
+    builder.Services.AddWebhooks(); // before the jobs: stops after them, so the last jobs' webhooks are queued
+    builder.Services.AddGenerations();
+    builder.Services.AddRateLimits();
     builder.Services.AddGenerateTimeout();
     builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
     builder.Services.AddTrainingJobs(builder.Configuration);
@@ -40,11 +48,13 @@ try
     app.UseInFlightRequests();
     app.UseProblems();
     app.UseRequestTimeouts();
+    app.UseRateLimiter();
     app.MapSwagger();
     app.MapPlayground();
     app.MapHealthApi();
     app.MapDiTTelemetry();
     app.MapGenerateApi();
+    app.MapGenerationsApi();
     app.MapClassesApi();
     app.MapModelApi();
     app.MapAdminApi();

@@ -38,6 +38,7 @@ public class ApiFactory : WebApplicationFactory<Program>
         ["Cache:Enabled"] = "false",
         ["Engine:TorchThreads"] = "1", // tiny models on a shared CPU: threads only wait for each other
         ["Admin:ApiKey"] = "",
+        ["RateLimits:Enabled"] = "false", // tests send bursts from one address; RateLimitTests switches it on
     };
 
     readonly List<Action<IServiceCollection>> _services = [];

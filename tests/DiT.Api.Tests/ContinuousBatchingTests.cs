@@ -31,8 +31,8 @@ public sealed class ContinuousBatchingTests
 
         Assert.Equal(2, joined.BatchSize);
         Assert.Equal(1, joinerAlone.BatchSize);
-        Assert.Equal(joinerAlone.Png, joined.Png);
-        Assert.Equal(firstAlone.Png, firstShared.Png);
+        Assert.Equal(joinerAlone.Image.Pixels, joined.Image.Pixels);
+        Assert.Equal(firstAlone.Image.Pixels, firstShared.Image.Pixels);
     }
 
     [Fact]
@@ -81,8 +81,8 @@ public sealed class ContinuousBatchingTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving);
         var results = await Task.WhenAll(kept, other);
-        Assert.Equal((await engine.GenerateAsync(requests[0], null, CancellationToken.None)).Png, results[0].Png);
-        Assert.Equal((await engine.GenerateAsync(requests[2], null, CancellationToken.None)).Png, results[1].Png);
+        Assert.Equal((await engine.GenerateAsync(requests[0], null, CancellationToken.None)).Image.Pixels, results[0].Image.Pixels);
+        Assert.Equal((await engine.GenerateAsync(requests[2], null, CancellationToken.None)).Image.Pixels, results[1].Image.Pixels);
     }
 
     [Fact]
@@ -101,7 +101,7 @@ public sealed class ContinuousBatchingTests
         var a = await Task.WhenAll(requests.Select(r => whole.Engine.GenerateAsync(r, null, CancellationToken.None)));
         var b = await Task.WhenAll(requests.Select(r => continuous.Engine.GenerateAsync(r, null, CancellationToken.None)));
 
-        for (int i = 0; i < requests.Length; i++) Assert.Equal(a[i].Png, b[i].Png);
+        for (int i = 0; i < requests.Length; i++) Assert.Equal(a[i].Image.Pixels, b[i].Image.Pixels);
     }
 
     [Theory]

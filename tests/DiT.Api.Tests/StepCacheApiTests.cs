@@ -76,7 +76,7 @@ public sealed class StepCacheApiTests(ApiFactory factory) : IClassFixture<ApiFac
             var alone = await engine.GenerateAsync(request, null, CancellationToken.None);
             Assert.Equal(1, alone.BatchSize);
             Assert.Equal(alone.Passes, shared.Passes);
-            Assert.Equal(alone.Png, shared.Png);
+            Assert.Equal(alone.Image.Pixels, shared.Image.Pixels);
         }
     }
 
@@ -100,7 +100,7 @@ public sealed class StepCacheApiTests(ApiFactory factory) : IClassFixture<ApiFac
         for (int i = 0; i < requests.Length; i++)
         {
             Assert.Equal(a[i].Passes, b[i].Passes);
-            Assert.Equal(a[i].Png, b[i].Png);
+            Assert.Equal(a[i].Image.Pixels, b[i].Image.Pixels);
         }
     }
 

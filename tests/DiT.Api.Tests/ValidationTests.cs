@@ -1,5 +1,5 @@
 using System.Net;
-using System.Text.Json;
+using static DiT.Api.Tests.Problems;
 
 namespace DiT.Api.Tests;
 
@@ -84,15 +84,5 @@ public sealed class ValidationTests(ApiFactory factory) : IClassFixture<ApiFacto
         content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse($"application/json; charset={charset}");
         var response = await client.PostAsync("/generate", content);
         await AssertValidationProblem(response, "body", "UTF-8", HttpStatusCode.UnsupportedMediaType);
-    }
-
-    static async Task AssertValidationProblem(HttpResponseMessage response, string field, string allowed, HttpStatusCode status = HttpStatusCode.BadRequest)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        var errors = problem.RootElement.GetProperty("errors");
-        Assert.True(errors.TryGetProperty(field, out var messages), $"no error for '{field}' in {errors}");
-        Assert.Contains(allowed, messages[0].GetString());
     }
 }

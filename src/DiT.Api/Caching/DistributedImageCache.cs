@@ -23,10 +23,13 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
     static readonly KeyValuePair<string, object?> Layer = new("layer", "redis");
 
     /// <summary>
-    /// dit:png:v2:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}:{interval}[:cache={step cache}],
-    /// interval "low-high" or "all" (v2: dpmpp-2m follows diffusers since then, so v1 entries hold other images).
+    /// dit:png:v2:{fingerprint}:{device}:{dtype}:{guidance mode}:{sampler}:{steps}:{class}:{scale}:{seed}:{interval}[:cache={step cache}]:{format}[-q{quality}],
+    /// interval "low-high" or "all" (v2: dpmpp-2m follows diffusers since then, so v1 entries hold other images; the format
+    /// suffix came with the parameters inside the files, so entries written before it are never read).
     /// </summary>
-    public static string KeyOf(ImageKey key)
+    public static string KeyOf(ImageKey key) => RequestKeyOf(key) + ":" + key.Output;
+
+    static string RequestKeyOf(ImageKey key)
     {
         var r = key.Request;
         var device = key.Device.Split(':')[0]; // cuda:0 and cuda:1 draw the same images
@@ -57,12 +60,12 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
         }
     }
 
-    public async Task SetAsync(ImageKey key, byte[] png, CancellationToken ct)
+    public async Task SetAsync(ImageKey key, byte[] image, CancellationToken ct)
     {
         if (!Usable()) return;
         try
         {
-            await WithDeadline(cache.SetAsync(KeyOf(key), png,
+            await WithDeadline(cache.SetAsync(KeyOf(key), image,
                 new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = _options.EntryLifetime }, ct), ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)

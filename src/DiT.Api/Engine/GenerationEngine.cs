@@ -12,7 +12,7 @@ namespace DiT.Api.Engine;
 /// Whole batching: the thread takes up to MaxBatchSize compatible requests (same sampler and steps, waiting at most
 /// MaxBatchDelay to fill a batch), samples them in one loop and hands each row back. Continuous batching
 /// (GenerationEngine.Continuous.cs): requests join running batches between steps and leave when done.
-/// Callers encode their PNG on their own thread. Model swaps happen between batches.
+/// Callers encode their image on their own thread. Model swaps happen between batches.
 /// Shutdown drains: from ApplicationStopping on, new requests get <see cref="EngineStoppingException"/> while queued ones
 /// still run, until the drain window (HostOptions.ShutdownTimeout less a margin for writing the answers) ends; whatever
 /// is left then fails with <see cref="EngineStoppingException"/> too, so every caller gets an answer.
@@ -140,13 +140,8 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
             Interlocked.Increment(ref _cancelled);
             throw;
         }
-        var encodeStart = Stopwatch.GetTimestamp();
-        byte[] png;
-        using (DiTTelemetry.Source.StartActivity("dit.encode_png"))
-            png = PngWriter.Encode(row.Image);
         _telemetry.CountModelPasses(row.Image.Passes);
-        return new GeneratedImage(png, row.Image.Width, row.Image.Height, row.Fingerprint, row.QueueTime,
-            row.GenerateTime + Stopwatch.GetElapsedTime(encodeStart), row.BatchSize) { Passes = row.Image.Passes };
+        return new GeneratedImage(row.Image, row.Fingerprint, row.QueueTime, row.GenerateTime, row.BatchSize);
     }
 
     /// <summary>

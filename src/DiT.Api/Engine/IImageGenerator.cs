@@ -13,7 +13,7 @@ public interface IImageGenerator
 
     EngineStats Stats { get; }
 
-    /// <summary>Queues the request and completes with its PNG. Throws <see cref="QueueFullException"/> when the
+    /// <summary>Queues the request and completes with its pixels (the caller encodes them). Throws <see cref="QueueFullException"/> when the
     /// queue is full, <see cref="EngineUnavailableException"/> before the model is loaded, <see cref="EngineStoppingException"/>
     /// during shutdown (new requests, and queued ones the drain window could not finish), and
     /// <see cref="OperationCanceledException"/> when <paramref name="ct"/> fires (the request leaves its batch).</summary>
@@ -36,12 +36,11 @@ public sealed record GenerationRequest(int ClassId, double GuidanceScale, int St
 /// <summary>Samplers offered by the API (wire names: ddpm, ddim, dpmpp-2m).</summary>
 public enum Sampler { Ddpm, Ddim, DpmPP2M }
 
-/// <summary>A finished image with where its time went.</summary>
-public sealed record GeneratedImage(byte[] Png, int Width, int Height, string ModelFingerprint,
-    TimeSpan QueueTime, TimeSpan GenerateTime, int BatchSize)
+/// <summary>A finished image, not yet encoded (callers pick the file format), with where its time went.</summary>
+public sealed record GeneratedImage(RawImage Image, string ModelFingerprint, TimeSpan QueueTime, TimeSpan GenerateTime, int BatchSize)
 {
     /// <summary>The request's model passes (one per step and guidance branch): full, or cached by its step cache.</summary>
-    public ModelPasses Passes { get; init; }
+    public ModelPasses Passes => Image.Passes;
 }
 
 /// <summary>Steps done so far for one request (reported from the engine thread; keep handlers cheap).</summary>

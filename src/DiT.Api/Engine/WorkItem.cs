@@ -57,5 +57,5 @@ sealed class Batch(IReadOnlyList<WorkItem> items, CancellationToken stopping) : 
     public void Dispose() => _cts.Dispose();
 }
 
-/// <summary>What the engine thread hands back for one row; PNG encoding happens on the caller's side.</summary>
+/// <summary>What the engine thread hands back for one row; encoding happens on the caller's side.</summary>
 sealed record RowResult(RawImage Image, string Fingerprint, TimeSpan QueueTime, TimeSpan GenerateTime, int BatchSize);

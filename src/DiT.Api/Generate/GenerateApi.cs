@@ -1,18 +1,19 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Api.Caching;
 using DiT.Api.Engine;
+using DiT.Api.Imaging;
 using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
+using DiT.Api.RateLimiting;
 using DiT.Api.Requests;
 using DiT.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generate;
 
-/// <summary>POST /generate: one class-conditional image as PNG, cached when the seed is given.</summary>
+/// <summary>POST /generate: one class-conditional image (png, jpeg or webp, parameters inside), cached when the seed is given.</summary>
 public static class GenerateApi
 {
     public const string TimeoutPolicy = "generate";
@@ -31,8 +32,9 @@ public static class GenerateApi
         app.MapPost("/generate", Generate).WithName("Generate").WithTags("Generate")
             .WithSummary("Generate one image of a class")
             .WithDescription("""
-                Samples one image with the served DiT and returns it as PNG. Only the class is required, by `classId` or
-                `className` (any synonym, case-insensitive; see GET /classes). Response headers: `X-Seed` (the seed used),
+                Samples one image with the served DiT and returns it as PNG (or `format` jpeg/webp with `quality`); the file carries
+                its parameters (PNG text chunks `parameters` and `dit`; EXIF UserComment and XMP for jpeg/webp). Only the class is
+                required, by `classId` or `className` (any synonym, case-insensitive; see GET /classes). Response headers: `X-Seed` (the seed used),
                 `X-Cache` (hit|miss|off: only requests with an explicit seed are cached), `X-Queue-Ms`, `X-Generate-Ms`,
                 `X-Batch-Size` (requests sampled together), `X-Model-Fingerprint`, `X-Model-Passes` (`full/total`: model passes,
                 one per step and guidance branch, that ran the transformer, of all the request made; below total when `cache`
@@ -40,17 +42,18 @@ public static class GenerateApi
                 (another replica can take the request).
                 """)
             .DocumentJsonBody<GenerateBody>()
-            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png")
+            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/jpeg", "image/webp")
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout)
-            .WithRequestTimeout(TimeoutPolicy);
+            .WithRequestTimeout(TimeoutPolicy)
+            .RequireRateLimiting(RateLimitPolicies.Generate);
         return app;
     }
 
     static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> Generate(
-        HttpContext http, IImageGenerator engine, IImageCache cache, IOptions<EngineOptions> engineOptions,
-        DiTTelemetry telemetry, ProgressStreams progressStreams, CancellationToken ct)
+        HttpContext http, IImageGenerator engine, ImageRenderer renderer, IOptions<EngineOptions> engineOptions,
+        IOptions<OutputOptions> outputOptions, DiTTelemetry telemetry, ProgressStreams progressStreams, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         var options = engineOptions.Value;
@@ -61,22 +64,15 @@ public static class GenerateApi
         if (unreadable is not null) return Outcome(telemetry, "invalid", unreadable);
         var errors = new Dictionary<string, string[]>();
         var request = GenerateValidator.Validate(body!, model, options, errors);
-        if (request is null) return Outcome(telemetry, "invalid", TypedResults.ValidationProblem(errors, title: invalid));
+        var output = OutputValidator.Validate(body!.Format, body.Quality, outputOptions.Value, errors);
+        if (request is null || output is null) return Outcome(telemetry, "invalid", TypedResults.ValidationProblem(errors, title: invalid));
 
         using var progress = progressStreams.Publish(http.Request.Headers[ProgressStreams.RequestIdHeader]); // null: no progress wanted
         var headers = http.Response.Headers;
         headers["X-Seed"] = request.Seed.ToString(CultureInfo.InvariantCulture);
-        var key = body!.Seed is null || !cache.IsEnabled ? null : new ImageKey(model.Fingerprint, model.Device, model.Dtype, options.GuidanceMode, request);
-        if (key is not null && await cache.GetAsync(key, ct) is { } cached)
-        {
-            headers["X-Cache"] = "hit";
-            headers["X-Model-Fingerprint"] = model.Fingerprint;
-            telemetry.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-            return Outcome(telemetry, "cached", TypedResults.File(cached, "image/png"));
-        }
-
-        GeneratedImage image;
-        try { image = await engine.GenerateAsync(request, progress, ct); }
+        bool seedGiven = body!.Seed is not null;
+        RenderedImage rendered;
+        try { rendered = await renderer.RenderAsync(request, output, seedGiven, progress, ct); }
         catch (QueueFullException full)
         {
             headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
@@ -94,15 +90,17 @@ public static class GenerateApi
             throw;
         }
 
-        if (key is not null) await cache.SetAsync(key with { ModelFingerprint = image.ModelFingerprint }, image.Png, ct);
-        headers["X-Cache"] = key is null ? "off" : "miss";
-        headers["X-Queue-Ms"] = Ms(image.QueueTime);
-        headers["X-Generate-Ms"] = Ms(image.GenerateTime);
-        headers["X-Batch-Size"] = image.BatchSize.ToString(CultureInfo.InvariantCulture);
-        headers["X-Model-Fingerprint"] = image.ModelFingerprint;
-        headers["X-Model-Passes"] = image.Passes.ToString();
+        headers["X-Cache"] = rendered.CacheHit ? "hit" : renderer.Caches(seedGiven) ? "miss" : "off";
+        headers["X-Model-Fingerprint"] = rendered.ModelFingerprint;
+        if (rendered.Generated is { } image)
+        {
+            headers["X-Queue-Ms"] = Ms(image.QueueTime);
+            headers["X-Generate-Ms"] = Ms(image.GenerateTime);
+            headers["X-Batch-Size"] = image.BatchSize.ToString(CultureInfo.InvariantCulture);
+            headers["X-Model-Passes"] = image.Passes.ToString();
+        }
         telemetry.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-        return Outcome(telemetry, "ok", TypedResults.File(image.Png, "image/png"));
+        return Outcome(telemetry, rendered.CacheHit ? "cached" : "ok", TypedResults.File(rendered.Bytes, output.ContentType));
     }
 
     static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString("F0", CultureInfo.InvariantCulture);

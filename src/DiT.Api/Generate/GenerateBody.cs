@@ -1,7 +1,7 @@
 namespace DiT.Api.Generate;
 
-/// <summary>Body of POST /generate. Only the class is required (by id or by name, not both).</summary>
-public sealed record GenerateBody
+/// <summary>Body of POST /generate (and the base of POST /generations). Only the class is required (by id or by name, not both).</summary>
+public record GenerateBody
 {
     /// <summary>Class id, 0..NumClasses-1 (see GET /classes).</summary>
     /// <example>207</example>
@@ -41,4 +41,12 @@ public sealed record GenerateBody
     /// Engine:DefaultCache. Fewer full passes, slightly different image (docs/quality.md).</summary>
     /// <example>fora:2</example>
     public string? Cache { get; init; }
+
+    /// <summary>File format: png (default), jpeg or webp. Every format carries the parameters inside (PNG text chunks; EXIF and XMP).</summary>
+    /// <example>png</example>
+    public string? Format { get; init; }
+
+    /// <summary>jpeg and webp only: quality 1..100 (default from Output:DefaultQuality).</summary>
+    /// <example>90</example>
+    public int? Quality { get; init; }
 }

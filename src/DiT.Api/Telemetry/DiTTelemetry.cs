@@ -8,7 +8,7 @@ public sealed class DiTTelemetry
 {
     public const string Name = "DiT.Api";
 
-    /// <summary>Spans: dit.queue_wait, dit.batch, dit.denoise, dit.decode, dit.encode_png.</summary>
+    /// <summary>Spans: dit.queue_wait, dit.batch, dit.denoise, dit.decode, dit.encode (tag dit.format), dit.generation_job, dit.webhook.</summary>
     public static readonly ActivitySource Source = new(Name);
 
     public DiTTelemetry(IMeterFactory meters)
@@ -23,6 +23,9 @@ public sealed class DiTTelemetry
         CacheLookups = meter.CreateCounter<long>("dit.cache.lookups", description: "Image cache lookups by result (hit, miss, error).");
         ModelPasses = meter.CreateCounter<long>("dit.model.passes",
             description: "Model passes (one per step and guidance branch) of the generated images, by kind: full (the transformer ran) or cached (the step cache reused its work).");
+        Generations = meter.CreateCounter<long>("dit.generations", description: "Generation jobs by how they ended (succeeded, failed, cancelled) or were refused (rejected).");
+        WebhookDeliveries = meter.CreateCounter<long>("dit.webhook.deliveries", description: "Webhook attempts by outcome (delivered, retried, failed, refused, dropped).");
+        RateLimited = meter.CreateCounter<long>("dit.rate_limited", description: "Requests answered 429 by the per-client rate limiter, by policy.");
         _meter = meter;
     }
 
@@ -34,6 +37,9 @@ public sealed class DiTTelemetry
     public Histogram<double> QueueWait { get; }
     public Histogram<double> Latency { get; }
     public Counter<long> CacheLookups { get; }
+    public Counter<long> Generations { get; }
+    public Counter<long> WebhookDeliveries { get; }
+    public Counter<long> RateLimited { get; }
     public Counter<long> ModelPasses { get; }
 
     /// <summary>Adds one image's passes to dit.model.passes (kind = full, cached).</summary>

@@ -1,13 +1,15 @@
-// DiT playground: plain JS over the service's own API (GET /model, /classes, /generate/limits, POST /generate and
-// the server-sent-events stream GET /generate/progress/{id}). No build step; served from wwwroot.
+// DiT playground: plain JS over the service's own API (GET /model, /classes, /generate/limits, POST /generate with
+// the server-sent-events stream GET /generate/progress/{id}, and the job API POST /generations for grids).
+// No build step; served from wwwroot.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { classes: [], limits: null, history: [], busy: false };
-// Every progress event the page received, for people debugging and for the browser tests.
-window.playground = { progressEvents: [] };
+const state = { classes: [], limits: null, model: null, history: [], busy: false };
+// Every progress event the page received and every job it submitted, for people debugging and for the browser tests.
+window.playground = { progressEvents: [], jobs: [] };
 
 const HISTORY_SIZE = 12;
+const IMAGES_PER_JOB = 16; // Generations:MaxImages by default; a larger seed grid is sent as several jobs
 const FIELD_CONTROLS = {
   classId: 'class-input', className: 'class-input', guidanceScale: 'guidance', guidanceInterval: 'interval-low', steps: 'steps', seed: 'seed', sampler: 'sampler',
   cache: 'cache',
@@ -28,6 +30,7 @@ async function start() {
     const [model, classes, limits] = await Promise.all([getJson('/model'), getJson('/classes'), getJson('/generate/limits')]);
     state.classes = classes.classes;
     state.limits = limits;
+    state.model = model;
     showModel(model);
     setUpForm(limits);
     $('class-hint').textContent = `${classes.count} classes: type part of a name or synonym.`;
@@ -75,6 +78,7 @@ function setUpForm(limits) {
   intervalOn.addEventListener('change', showInterval);
   $('interval-help').textContent += ` This model's steps span σ ${limits.minNoiseLevel.toFixed(2)} (least noise) to ${limits.maxNoiseLevel.toFixed(0)}.`;
   setUpClassPicker();
+  setUpSettingsLoader();
   $('generate-form').addEventListener('submit', onSubmit);
 }
 
@@ -194,15 +198,19 @@ function requestsFor(mode) {
     // One seed for the whole grid, so the classes are compared from the same starting noise.
     const gridSeed = seed ?? randomSeed();
     const ids = state.classes.slice(0, state.classes.length <= 10 ? state.classes.length : count).map((c) => c.id);
-    return ids.map((classId) => ({ classId, ...common, seed: gridSeed }));
+    return ids.map((classId) => ({ classId, ...common, seed: gridSeed, n: 1 }));
   }
   if (!className) {
     showError(new FieldErrors('Pick a class first.', { className: ['Type part of a class name and pick one from the list.'] }));
     return null;
   }
   if (mode === 'seeds') {
+    // One job makes n images with seeds seed, seed+1, ...: split only beyond the per-job limit.
     const base = seed ?? randomSeed();
-    return Array.from({ length: count }, (_, i) => ({ className, ...common, seed: base + i }));
+    const jobs = [];
+    for (let first = 0; first < count; first += IMAGES_PER_JOB)
+      jobs.push({ className, ...common, seed: base + first, n: Math.min(IMAGES_PER_JOB, count - first) });
+    return jobs;
   }
   return [{ className, ...common, seed }];
 }
@@ -220,27 +228,71 @@ async function generateSingle(body) {
   setStatus(`Done: ${image.className}, seed ${image.seed}, ${image.generateMs} ms.`);
 }
 
-async function generateGrid(bodies) {
+// Grids go through the job API: each body is a job of n images whose cells fill as its images arrive.
+async function generateGrid(jobs) {
+  const total = jobs.reduce((sum, job) => sum + job.n, 0);
   const grid = $('grid');
   $('result').hidden = true;
-  const cells = bodies.map(() => document.createElement('li')); // in request order, filled as images arrive
+  const cells = Array.from({ length: total }, () => document.createElement('li')); // in request order
   cells.forEach((cell) => cell.append('…'));
   grid.replaceChildren(...cells);
   grid.hidden = false;
   let done = 0;
-  setProgress(0, bodies.length, `0/${bodies.length} images`);
-  setStatus(`Generating ${bodies.length} images…`);
-  // All requests at once: the engine batches compatible requests into one sampling loop.
-  const results = await Promise.allSettled(bodies.map(async (body, i) => {
-    const image = await generate(body, null);
-    fillGridCell(cells[i], image);
-    addToHistory(image);
-    done++;
-    setProgress(done, bodies.length, `${done}/${bodies.length} images`);
+  setProgress(0, total, `0/${total} images`);
+  setStatus(`Generating ${total} images…`);
+  let first = 0;
+  const results = await Promise.allSettled(jobs.map((body) => {
+    const offset = first;
+    first += body.n;
+    return runJob(body, (image) => {
+      fillGridCell(cells[offset + image.index], image);
+      addToHistory(image);
+      done++;
+      setProgress(done, total, `${done}/${total} images`);
+    });
   }));
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
-  setStatus(`Done: ${bodies.length} images.`);
+  setStatus(`Done: ${total} images.`);
+}
+
+// POST /generations, then follow the job's event stream; onImage gets each image (fetched as a blob) once.
+async function runJob(body, onImage) {
+  const response = await fetch('/generations', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) throw await problemOf(response);
+  const job = await response.json();
+  window.playground.jobs.push(job.id);
+  const fetched = [];
+  const seen = new Set();
+  const take = (image) => {
+    if (seen.has(image.index)) return;
+    seen.add(image.index);
+    fetched.push(fetchJobImage(job, body, image).then(onImage));
+  };
+  const end = await new Promise((resolve, reject) => {
+    const source = new EventSource(job.links.events);
+    source.addEventListener('job', (e) => JSON.parse(e.data).images.forEach(take)); // images done before we subscribed
+    source.addEventListener('image', (e) => take(JSON.parse(e.data)));
+    source.addEventListener('end', (e) => { source.close(); resolve(JSON.parse(e.data)); });
+    source.onerror = () => { source.close(); reject(new FieldErrors('Lost the job\'s event stream.', {}, 0)); };
+  });
+  end.images.forEach(take);
+  await Promise.all(fetched);
+  if (end.status !== 'succeeded')
+    throw new FieldErrors(`Job ${end.status}.`, { '': [end.error?.detail ?? `The job ${end.status} before all its images were made.`] });
+}
+
+async function fetchJobImage(job, body, image) {
+  const response = await fetch(image.url);
+  if (!response.ok) throw await problemOf(response);
+  return {
+    url: URL.createObjectURL(await response.blob()),
+    className: body.className ?? classNameOf(body.classId),
+    seed: String(image.seed),
+    job: job.id,
+    index: image.index,
+    cache: image.cacheHit ? 'hit' : 'miss',
+  };
 }
 
 // POST /generate; with onProgress, subscribes to the request's SSE progress stream first.
@@ -306,9 +358,10 @@ function showImage(image) {
   const img = $('result-image');
   img.src = image.url;
   img.alt = describe(image);
-  $('result-caption').textContent =
-    `${image.className} · seed ${image.seed} · ${image.generateMs} ms` +
-    ` (queue ${image.queueMs} ms, batch of ${image.batchSize}${image.cache === 'hit' ? ', from cache' : ''}${savedPasses(image)})`;
+  $('result-caption').textContent = image.job
+    ? `${image.className} · seed ${image.seed} · image ${image.index} of job ${image.job.slice(0, 8)}${image.cache === 'hit' ? ' (from cache)' : ''}`
+    : `${image.className} · seed ${image.seed} · ${image.generateMs} ms` +
+      ` (queue ${image.queueMs} ms, batch of ${image.batchSize}${image.cache === 'hit' ? ', from cache' : ''}${savedPasses(image)})`;
   $('result').hidden = false;
 }
 
@@ -359,6 +412,93 @@ function setBusy(busy) {
   state.busy = busy;
   $('generate').disabled = busy;
   $('generate-form').setAttribute('aria-busy', String(busy));
+}
+
+// ---------------------------------------------------------------- settings from a dropped image
+
+// Every PNG the service makes carries its settings: a "dit" text chunk (JSON) and A1111's "parameters" text.
+function setUpSettingsLoader() {
+  const form = $('generate-form'), input = $('load-settings');
+  input.addEventListener('change', () => { if (input.files[0]) loadSettings(input.files[0]); input.value = ''; });
+  form.addEventListener('dragover', (e) => {
+    if (!e.dataTransfer.types.includes('Files')) return;
+    e.preventDefault();
+    form.classList.add('drop-target');
+  });
+  form.addEventListener('dragleave', () => form.classList.remove('drop-target'));
+  form.addEventListener('drop', (e) => {
+    e.preventDefault();
+    form.classList.remove('drop-target');
+    if (e.dataTransfer.files[0]) loadSettings(e.dataTransfer.files[0]);
+  });
+}
+
+async function loadSettings(file) {
+  clearErrors();
+  try {
+    const chunks = pngTextChunks(new Uint8Array(await file.arrayBuffer()));
+    const settings = chunks.dit ? JSON.parse(chunks.dit) : chunks.parameters ? parseA1111(chunks.parameters) : null;
+    if (!settings) throw new FieldErrors(`No settings in ${file.name}.`, { '': ['It has no "dit" or "parameters" text chunk: drop a PNG made by this service.'] });
+    const name = applySettings(settings);
+    const otherModel = settings.modelFingerprint && settings.modelFingerprint !== state.model?.fingerprint
+      ? ` It was made by another model (${settings.modelFingerprint}), so this one will draw something else.` : '';
+    setStatus(`Loaded the settings of ${file.name}: ${name}, seed ${settings.seed}.${otherModel}`);
+  } catch (error) {
+    showError(error instanceof SyntaxError ? new FieldErrors(`Unreadable settings in ${file.name}.`, { '': [error.message] }) : error);
+  }
+}
+
+// The text chunks of a PNG: tEXt (Latin-1) and uncompressed iTXt (UTF-8), by keyword.
+function pngTextChunks(bytes) {
+  const signature = [137, 80, 78, 71, 13, 10, 26, 10];
+  if (!signature.every((b, i) => bytes[i] === b))
+    throw new FieldErrors('Not a PNG file.', { '': ['Settings are read from PNG images (jpeg and webp carry them as EXIF and XMP).'] });
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const latin1 = new TextDecoder('latin1'), utf8 = new TextDecoder();
+  const chunks = {};
+  for (let at = 8; at + 8 <= bytes.length;) {
+    const length = view.getUint32(at);
+    const type = latin1.decode(bytes.subarray(at + 4, at + 8));
+    const data = bytes.subarray(at + 8, at + 8 + length);
+    const nul = data.indexOf(0);
+    if (type === 'tEXt' && nul > 0) chunks[latin1.decode(data.subarray(0, nul))] = latin1.decode(data.subarray(nul + 1));
+    if (type === 'iTXt' && nul > 0 && data[nul + 1] === 0) { // not compressed; skip the language tag and translated keyword
+      const language = data.indexOf(0, nul + 3), translated = data.indexOf(0, language + 1);
+      chunks[latin1.decode(data.subarray(0, nul))] = utf8.decode(data.subarray(translated + 1));
+    }
+    if (type === 'IEND') break;
+    at += 12 + length;
+  }
+  return chunks;
+}
+
+// A1111 style: the prompt (here the class name) on the first line, "Key: value, ..." on the last.
+function parseA1111(text) {
+  const lines = text.split('\n');
+  const pairs = {};
+  for (const [, key, value] of lines[lines.length - 1].matchAll(/\s*([^:,]+):\s*("(?:\\.|[^"])*"|[^,]*)/g))
+    pairs[key.trim()] = value.startsWith('"') ? JSON.parse(value) : value.trim();
+  return {
+    className: lines[0], steps: Number(pairs.Steps), sampler: pairs.Sampler, guidanceScale: Number(pairs['CFG scale']),
+    seed: Number(pairs.Seed), modelFingerprint: pairs['Model hash'],
+  };
+}
+
+// Fills the form (single-image mode, fixed seed); returns the class name shown.
+function applySettings(settings) {
+  const name = settings.className ?? classNameOf(settings.classId);
+  $('class-input').value = name;
+  if (Number.isFinite(settings.steps)) $('steps').value = settings.steps;
+  if (Number.isFinite(settings.guidanceScale) && !$('guidance').disabled) $('guidance').value = settings.guidanceScale;
+  if ([...$('sampler').options].some((o) => o.value === settings.sampler)) $('sampler').value = settings.sampler;
+  if (Number.isSafeInteger(settings.seed)) {
+    $('random-seed').checked = false;
+    $('seed').disabled = false;
+    $('seed').value = settings.seed;
+  }
+  document.querySelector('input[name=mode][value=single]').checked = true;
+  showSliderValues();
+  return name;
 }
 
 // ---------------------------------------------------------------- errors (ProblemDetails)

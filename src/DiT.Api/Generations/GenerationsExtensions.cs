@@ -1,0 +1,21 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace DiT.Api.Generations;
+
+public static class GenerationsExtensions
+{
+    /// <summary>The job store, validator, runner and sweeper, their "Generations" options, and the Swagger examples.
+    /// Needs AddImaging and AddWebhooks.</summary>
+    public static IServiceCollection AddGenerations(this IServiceCollection services)
+    {
+        services.AddOptions<GenerationsOptions>().BindConfiguration(GenerationsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<GenerationJobStore>();
+        services.AddSingleton<GenerationsValidator>();
+        services.AddSingleton<GenerationJobRunner>();
+        services.AddHostedService(sp => sp.GetRequiredService<GenerationJobRunner>());
+        services.AddHostedService<ExpiredJobSweeper>();
+        services.ConfigureSwaggerGen(o => o.DocumentFilter<GenerationsOpenApi>());
+        return services;
+    }
+}
