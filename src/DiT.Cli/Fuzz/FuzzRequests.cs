@@ -24,7 +24,7 @@ public sealed class FuzzRequests(Uri server, string? apiKey, Random random)
 
     static readonly string[] Fields =
     [
-        "classId", "className", "guidanceScale", "steps", "sampler", "seed", // /generate
+        "classId", "className", "guidanceScale", "guidanceInterval", "steps", "sampler", "seed", // /generate
         "data", "init", "checkpoint", "preset", "imageChannels", "batchSize", "learningRate", "emaDecay", "checkpointEvery", "imageSize", // /admin/finetune
     ];
 
