@@ -13,7 +13,7 @@ public sealed class AnsweredStatuses : IStartupFilter
 {
     readonly ConcurrentDictionary<string, TaskCompletionSource<int>> _answers = new();
 
-    public Task<int> Of(string tag) => Answer(tag).Task.WaitAsync(TimeSpan.FromMinutes(2)); // a guard against a hang, not a timing
+    public Task<int> Of(string tag) => Answer(tag).Task.WaitAsync(Hang.Guard);
 
     TaskCompletionSource<int> Answer(string tag) => _answers.GetOrAdd(tag, _ => new(TaskCreationOptions.RunContinuationsAsynchronously));
 

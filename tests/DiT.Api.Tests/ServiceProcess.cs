@@ -31,7 +31,7 @@ public static class ServiceProcess
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        try { await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3)); } // a guard against a service that serves or hangs
+        try { await process.WaitForExitAsync().WaitAsync(Hang.Guard); } // a service that serves or hangs fails the test
         catch (TimeoutException)
         {
             process.Kill(entireProcessTree: true);

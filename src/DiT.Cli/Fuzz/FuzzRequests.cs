@@ -24,7 +24,7 @@ public sealed class FuzzRequests(Uri server, string? apiKey, Random random)
 
     static readonly string[] Fields =
     [
-        "classId", "className", "guidanceScale", "steps", "sampler", "seed", // /generate
+        "classId", "className", "guidanceScale", "guidanceInterval", "steps", "sampler", "seed", // /generate
         "data", "init", "checkpoint", "preset", "imageChannels", "batchSize", "learningRate", "emaDecay", "checkpointEvery", "imageSize", // /admin/finetune
     ];
 
@@ -45,7 +45,7 @@ public sealed class FuzzRequests(Uri server, string? apiKey, Random random)
         {
             < 16 => Json("malformed-json", method, path, MalformedJson()),
             < 18 => Raw("invalid-utf8", method, path, "Content-Type: application/json\r\nContent-Length: 13\r\n", [.. "{\"a\":\""u8, .. RandomBytes(5), .. "\"}"u8]),
-            < 34 => Json("wrong-types", method, path, Object(random.Next(1, 5), allowRepeats: false)),
+            < 34 => Json("wrong-types", method, path, Object(random.Next(1, 5))),
             < 40 => Json("repeated-keys", method, path, RepeatedKeys()),
             < 48 => Raw("bad-chunk", method, path, "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", Pick("zz", "-1", "ffffffffffffffffff", "1;\x01", "") + "\r\n{}\r\n0\r\n\r\n"),
             < 52 => Raw("cut-off-body", method, path, "Content-Type: application/json\r\nContent-Length: 100\r\n", "{\"classId\":", Delivery.HangUp),
@@ -70,8 +70,9 @@ public sealed class FuzzRequests(Uri server, string? apiKey, Random random)
 
     string Id() => random.Next(3) == 0 ? "x" : Convert.ToHexStringLower(RandomBytes(random.Next(4, 17)));
 
-    string Object(int fields, bool allowRepeats) =>
-        "{" + string.Join(",", Enumerable.Range(0, fields).Select(i => $"\"{(allowRepeats ? Fields[random.Next(2)] : Fields[random.Next(Fields.Length)])}\":{Values[random.Next(Values.Length)]}")) + "}";
+    /// <summary>An object of known fields with values of any JSON type.</summary>
+    string Object(int fields) =>
+        "{" + string.Join(",", Enumerable.Range(0, fields).Select(_ => $"\"{Fields[random.Next(Fields.Length)]}\":{Values[random.Next(Values.Length)]}")) + "}";
 
     string RepeatedKeys()
     {
@@ -82,7 +83,7 @@ public sealed class FuzzRequests(Uri server, string? apiKey, Random random)
 
     string MalformedJson()
     {
-        var valid = Object(random.Next(1, 4), allowRepeats: false);
+        var valid = Object(random.Next(1, 4));
         return random.Next(8) switch
         {
             0 => valid[..random.Next(valid.Length)],
