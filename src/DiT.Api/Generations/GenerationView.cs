@@ -25,8 +25,9 @@ public sealed record GenerationView(string Id, string Status, GenerationRequestV
         var spec = job.Spec;
         var r = spec.Request;
         return new GenerationView(job.Id, job.Status.ToString().ToLowerInvariant(),
-            new GenerationRequestView(r.ClassId, spec.ClassName, r.GuidanceScale, r.Steps, SamplerNames.NameOf(r.Sampler), r.Seed, spec.Count,
-                spec.Output.Name, spec.Output.Quality),
+            new GenerationRequestView(r.ClassId, spec.ClassName, r.GuidanceScale,
+                r.GuidanceInterval is { } gi ? [gi.Low, gi.High] : [], r.Steps, SamplerNames.NameOf(r.Sampler), r.Cache.ToString(), r.Seed,
+                spec.Count, spec.Output.Name, spec.Output.Quality),
             new GenerationProgressView(job.Images.Count, spec.Count, job.StepsDone, spec.TotalSteps),
             [.. job.Images.Select(i => new GenerationImageView(i.Index, i.Seed, GenerationsApi.ImageUrl(job.Id, i.Index), i.Width,
                 i.Height, i.ContentType, i.Bytes.Length, i.CacheHit))],
@@ -40,14 +41,16 @@ public sealed record GenerationView(string Id, string Status, GenerationRequestV
 /// <param name="ClassId">The class, 0..NumClasses-1.</param>
 /// <param name="ClassName">Its display name.</param>
 /// <param name="GuidanceScale">Classifier-free guidance scale (1 = off).</param>
+/// <param name="GuidanceInterval">[low, high] noise levels where guidance applies; [] at every step.</param>
 /// <param name="Steps">Denoising steps per image.</param>
 /// <param name="Sampler">ddpm, ddim or dpmpp-2m.</param>
+/// <param name="Cache">The step cache, as the cache field takes it (off, fora:N, taylor:N, teacache:T).</param>
 /// <param name="Seed">Seed of image 0 (given, or chosen once for the job).</param>
 /// <param name="N">Images in the job.</param>
 /// <param name="Format">png, jpeg or webp.</param>
 /// <param name="Quality">jpeg and webp: 1..100; null for png.</param>
-public sealed record GenerationRequestView(int ClassId, string ClassName, double GuidanceScale, int Steps, string Sampler, long Seed, int N,
-    string Format, int? Quality);
+public sealed record GenerationRequestView(int ClassId, string ClassName, double GuidanceScale, double[] GuidanceInterval, int Steps,
+    string Sampler, string Cache, long Seed, int N, string Format, int? Quality);
 
 /// <param name="ImagesDone">Finished images.</param>
 /// <param name="Images">n.</param>

@@ -72,7 +72,8 @@ sealed class GenerationsOpenApi(IImageGenerator engine, IOptions<EngineOptions> 
         var images = Enumerable.Range(0, imagesDone).Select(k =>
             new GenerationImageView(k, 42 + k, GenerationsApi.ImageUrl(ExampleId, k), 256, 256, "image/png", 104_213, CacheHit: false)).ToArray();
         var view = new GenerationView(ExampleId, status,
-            new GenerationRequestView(ClassId: 0, ClassName, GuidanceScale: engineOptions.Value.DefaultGuidanceScale, Steps, engineOptions.Value.DefaultSampler,
+            new GenerationRequestView(ClassId: 0, ClassName, GuidanceScale: engineOptions.Value.DefaultGuidanceScale,
+                engineOptions.Value.DefaultInterval is { } gi ? [gi.Low, gi.High] : [], Steps, engineOptions.Value.DefaultSampler, engineOptions.Value.DefaultCache,
                 Seed: 42, N: 4, Format: "png", Quality: null),
             new GenerationProgressView(imagesDone, 4, status == "succeeded" ? 4 * Steps : imagesDone * Steps, 4 * Steps), images, Error: null,
             new GenerationWebhookView("https://hooks.example.com/dit", ended ? "delivered" : "pending", ended ? 1 : 0, ended ? 200 : null, null),

@@ -478,8 +478,10 @@ function parseA1111(text) {
   const pairs = {};
   for (const [, key, value] of lines[lines.length - 1].matchAll(/\s*([^:,]+):\s*("(?:\\.|[^"])*"|[^,]*)/g))
     pairs[key.trim()] = value.startsWith('"') ? JSON.parse(value) : value.trim();
+  const interval = pairs['Guidance interval'];
   return {
     className: lines[0], steps: Number(pairs.Steps), sampler: pairs.Sampler, guidanceScale: Number(pairs['CFG scale']),
+    guidanceInterval: interval?.startsWith('all') ? [] : interval?.split('-').map(Number), cache: pairs['Step cache'],
     seed: Number(pairs.Seed), modelFingerprint: pairs['Model hash'],
   };
 }
@@ -490,7 +492,16 @@ function applySettings(settings) {
   $('class-input').value = name;
   if (Number.isFinite(settings.steps)) $('steps').value = settings.steps;
   if (Number.isFinite(settings.guidanceScale) && !$('guidance').disabled) $('guidance').value = settings.guidanceScale;
+  if (Array.isArray(settings.guidanceInterval) && !$('interval-on').disabled) { // [] is guidance at every step
+    $('interval-on').checked = settings.guidanceInterval.length === 2;
+    if (settings.guidanceInterval.length === 2) [$('interval-low').value, $('interval-high').value] = settings.guidanceInterval;
+    $('interval-on').dispatchEvent(new Event('change'));
+  }
   if ([...$('sampler').options].some((o) => o.value === settings.sampler)) $('sampler').value = settings.sampler;
+  if (settings.cache) {
+    if (![...$('cache').options].some((o) => o.value === settings.cache)) $('cache').add(new Option(settings.cache, settings.cache));
+    $('cache').value = settings.cache;
+  }
   if (Number.isSafeInteger(settings.seed)) {
     $('random-seed').checked = false;
     $('seed').disabled = false;

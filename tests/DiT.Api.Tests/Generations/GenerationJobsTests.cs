@@ -21,7 +21,8 @@ public sealed class GenerationJobsTests(ApiFactory factory) : IClassFixture<ApiF
         Assert.Contains(job.Status, new[] { "queued", "running", "succeeded" });
         Assert.Equal($"/generations/{job.Id}", response.Headers.Location?.OriginalString);
         Assert.Equal(new GenerationLinks($"/generations/{job.Id}", $"/generations/{job.Id}/events"), job.Links);
-        Assert.Equal(new GenerationRequestView(2, "bird", 4.0, 2, "ddim", 40, 2, "png", null), job.Request);
+        Assert.Equal([0.3, 5], job.Request.GuidanceInterval); // guided, so Engine:DefaultGuidanceInterval applies
+        Assert.Equal(new GenerationRequestView(2, "bird", 4.0, job.Request.GuidanceInterval, 2, "ddim", "off", 40, 2, "png", null), job.Request);
         Assert.Equal(4, job.Progress.TotalSteps);
     }
 

@@ -61,7 +61,8 @@ public sealed class ImageMetadataTests(ApiFactory factory) : IClassFixture<ApiFa
     public async Task TheJsonChunkMakesTheSameImageAgain()
     {
         var client = await factory.ReadyClientAsync();
-        var first = await (await client.GenerateAsync(new { classId = 3, guidanceScale = 2.5, steps = 3, sampler = "ddpm" })).Content.ReadAsByteArrayAsync();
+        var first = await (await client.GenerateAsync(new { classId = 3, guidanceScale = 2.5, guidanceInterval = new[] { 1.0, 20.0 }, steps = 3, sampler = "ddpm" }))
+            .Content.ReadAsByteArrayAsync();
         using var image = Image.Load(first);
         var parameters = JsonSerializer.Deserialize<JsonElement>(image.Metadata.GetPngMetadata().TextData.Single(t => t.Keyword == "dit").Value);
 
@@ -69,8 +70,10 @@ public sealed class ImageMetadataTests(ApiFactory factory) : IClassFixture<ApiFa
         {
             classId = parameters.GetProperty("classId").GetInt32(),
             guidanceScale = parameters.GetProperty("guidanceScale").GetDouble(),
+            guidanceInterval = parameters.GetProperty("guidanceInterval").EnumerateArray().Select(b => b.GetDouble()).ToArray(),
             steps = parameters.GetProperty("steps").GetInt32(),
             sampler = parameters.GetProperty("sampler").GetString(),
+            cache = parameters.GetProperty("cache").GetString(),
             seed = parameters.GetProperty("seed").GetInt64(), // drawn by the service the first time
         });
 
