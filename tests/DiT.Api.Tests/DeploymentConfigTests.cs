@@ -12,6 +12,7 @@ using DiT.Testing;
 namespace DiT.Api.Tests;
 
 /// <summary>The Dockerfile and the Kubernetes manifests name real options and real endpoints (a typo there is silently ignored at run time).</summary>
+[Collection(nameof(ProcessWideMeters))] // reads /metrics
 public sealed partial class DeploymentConfigTests
 {
     static readonly Dictionary<string, Type> Sections = new()

@@ -3,6 +3,7 @@ using System.Text.Json;
 
 namespace DiT.Api.Tests;
 
+[Collection(nameof(ProcessWideMeters))] // reads /metrics
 public sealed class ServiceEndpointsTests(ApiFactory factory) : IClassFixture<ApiFactory>
 {
     [Fact]

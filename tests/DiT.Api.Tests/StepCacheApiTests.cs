@@ -119,19 +119,6 @@ public sealed class StepCacheApiTests(ApiFactory factory) : IClassFixture<ApiFac
     }
 
     [Fact]
-    public async Task MetricsCountFullAndCachedPasses()
-    {
-        using var own = new ApiFactory();
-        var client = await own.ReadyClientAsync();
-        Assert.Equal(HttpStatusCode.OK, (await client.GenerateAsync(new { classId = 1, steps = 4, guidanceScale = 1.0, cache = "fora:2", seed = 3 })).StatusCode);
-
-        var metrics = await client.GetStringAsync("/metrics");
-
-        Assert.Matches("dit_model_passes_total\\{[^}]*kind=\"full\"[^}]*\\} 2", metrics);
-        Assert.Matches("dit_model_passes_total\\{[^}]*kind=\"cached\"[^}]*\\} 2", metrics);
-    }
-
-    [Fact]
     public async Task EngineDefaultCacheAppliesWhenTheRequestNamesNone()
     {
         using var own = new ApiFactory().With("Engine:DefaultCache", "fora:4");
