@@ -1,9 +1,9 @@
-using DiT.Api.Engine;
-using DiT.Api.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using DiT.Serving.Engine;
+using DiT.Serving.Telemetry;
 
 namespace DiT.Cli;
 

@@ -1,4 +1,5 @@
-using DiT.Api.Engine;
+using DiT.Serving.Engine;
+
 
 namespace DiT.Api.Tests;
 

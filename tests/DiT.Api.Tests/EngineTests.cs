@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
-using DiT.Api.Engine;
 using Microsoft.Extensions.DependencyInjection;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Tests;
 

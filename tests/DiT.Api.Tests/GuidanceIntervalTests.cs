@@ -1,9 +1,9 @@
 using System.Net;
-using DiT.Api.Engine;
-using DiT.Api.Options;
 using DiT.Diffusion;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 using Microsoft.Extensions.Options;
-using Sampler = DiT.Api.Engine.Sampler;
+using Sampler = DiT.Serving.Engine.Sampler;
 
 namespace DiT.Api.Tests;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using DiT.Api.Engine;
 using DiT.Model.StepCaching;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Tests;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Api.Engine;
 using DiT.Api.Options;
-using DiT.Api.Telemetry;
+using DiT.Serving.Engine;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,5 @@
-using DiT.Api.Engine;
 using DiT.Api.Imaging;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Caching;
 

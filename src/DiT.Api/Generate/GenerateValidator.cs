@@ -1,8 +1,8 @@
-using DiT.Api.Engine;
-using DiT.Api.Options;
 using DiffusionOptions = DiT.Diffusion.DiffusionOptions;
 using GuidanceInterval = DiT.Diffusion.GuidanceInterval;
 using DiT.Model.StepCaching;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 
 namespace DiT.Api.Generate;
 

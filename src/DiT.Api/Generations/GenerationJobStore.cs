@@ -1,6 +1,6 @@
 using System.Text.Json;
-using DiT.Api.Engine;
 using Microsoft.Extensions.Options;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Generations;
 

@@ -1,5 +1,5 @@
-using DiT.Api.Generate;
 using DiT.Api.Webhooks;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Generations;
 

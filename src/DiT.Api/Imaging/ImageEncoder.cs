@@ -1,6 +1,5 @@
 using System.Text;
 using System.Xml.Linq;
-using DiT.Api.Engine;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Jpeg;
@@ -9,6 +8,7 @@ using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.Metadata.Profiles.Xmp;
 using SixLabors.ImageSharp.PixelFormats;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Imaging;
 

@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using DiT.Api.Engine;
 using DiT.Api.Generate;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Imaging;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using DiT.Api.Caching;
-using DiT.Api.Engine;
-using DiT.Api.Options;
-using DiT.Api.Telemetry;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Imaging;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Api.Engine;
 using DiT.Api.Generate;
+using DiT.Serving.Engine;
 
 namespace DiT.Cli.Commands;
 

@@ -1,6 +1,4 @@
-using DiT.Api.Engine;
-
-namespace DiT.Api.Generate;
+namespace DiT.Serving.Engine;
 
 /// <summary>Wire names of the samplers, shared by validation, options and docs.</summary>
 public static class SamplerNames

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using DiT.Api.Telemetry;
+using DiT.Serving.Telemetry;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
 /// Continuous (step-level) batching: one running batch per sampler and step count. Before each round of steps waiting

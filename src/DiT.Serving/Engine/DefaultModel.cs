@@ -2,7 +2,7 @@ using DiT.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
 /// The model served when no checkpoint is configured, so the service starts with no settings: an UNTRAINED

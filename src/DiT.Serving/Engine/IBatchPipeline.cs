@@ -1,4 +1,4 @@
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>The tensor side of the engine. Created, used and disposed on the engine thread only.</summary>
 public interface IBatchPipeline : IDisposable

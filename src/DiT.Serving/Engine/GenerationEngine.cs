@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using DiT.Api.Options;
-using DiT.Api.Startup;
-using DiT.Api.Telemetry;
+using DiT.Serving.Options;
+using DiT.Serving.Startup;
+using DiT.Serving.Telemetry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
 /// The inference engine: a bounded queue drained by one dedicated thread that owns every tensor.
@@ -253,10 +255,10 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         catch (Exception ex)
         {
             LoadFailure = ex;
-            LogLoadFailed(DebugSwitch.IsOn ? ex : null, StartupFailure.Describe(ex));
+            LogLoadFailed(DebugSwitch.IsOn ? ex : null, ErrorText.Describe(ex));
             _threadDone.TrySetResult();
             // Stopping while the host still starts would fail the start with a logged stack trace: stop once it has started
-            // (at once if it already has). The process then exits with StartupFailure's code and line.
+            // (at once if it already has). The service's process then exits with its start-up failure code and line.
             _lifetime.ApplicationStarted.Register(_lifetime.StopApplication);
             return;
         }

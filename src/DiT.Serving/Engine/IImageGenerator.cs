@@ -1,6 +1,6 @@
 using DiT.Model.StepCaching;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>The only door to the tensors: endpoints ask for images, the engine batches and runs them.</summary>
 public interface IImageGenerator

@@ -4,7 +4,7 @@ using DiT.Model.StepCaching;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
 /// DiT + guidance + sampler + decoder for one batch, synchronously on the engine thread. Row i draws all its

@@ -5,7 +5,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using StepSampler = DiT.Diffusion.Sampler;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
 /// Continuous batching's tensors for one sampler and step count: the trajectory x (one row per request, each at its

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using DiT.Diffusion;
 
-namespace DiT.Api.Options;
+namespace DiT.Serving.Options;
 
 /// <summary>Sampling defaults, request limits and dynamic batching (section "Engine").</summary>
 public sealed class EngineOptions : IValidatableObject

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace DiT.Api.Options;
+namespace DiT.Serving.Options;
 
 /// <summary>Which model the engine serves and where it runs (section "Model").</summary>
 public sealed class ModelOptions

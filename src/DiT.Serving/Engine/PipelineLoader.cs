@@ -1,17 +1,17 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using DiT.Api.Classes;
-using DiT.Api.Options;
 using DiT.Diffusion;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Model.IO;
-using DiT.Api.Startup;
+using DiT.Serving.Classes;
+using DiT.Serving.Options;
+using DiT.Serving.Startup;
 using Microsoft.Extensions.Options;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>Builds the served pipeline from the Model and Engine options (on the engine thread). A file that cannot be
 /// served fails with a <see cref="SettingException"/> naming the setting, the file and what is wrong.</summary>
