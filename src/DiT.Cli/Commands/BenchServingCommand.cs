@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Api.Generate;
 using DiT.Serving.Engine;
 
 namespace DiT.Cli.Commands;
