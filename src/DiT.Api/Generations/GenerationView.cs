@@ -1,4 +1,5 @@
 using DiT.Api.Webhooks;
+using DiT.Diffusion;
 using DiT.Serving.Engine;
 
 namespace DiT.Api.Generations;

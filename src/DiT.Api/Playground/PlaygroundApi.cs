@@ -2,6 +2,7 @@ using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using DiT.Api.Generate;
 using DiT.Api.Problems;
+using DiT.Diffusion;
 using DiT.Model.StepCaching;
 using DiT.Serving.Engine;
 using DiT.Serving.Options;

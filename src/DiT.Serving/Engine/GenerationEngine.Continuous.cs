@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DiT.Diffusion;
 using DiT.Serving.Telemetry;
 
 namespace DiT.Serving.Engine;
@@ -32,7 +33,7 @@ public sealed partial class GenerationEngine
     void RunContinuously(List<WorkItem> first)
     {
         var pipeline = _pipeline!;
-        var groups = new Dictionary<(Sampler, int), RunningGroup>();
+        var groups = new Dictionary<(SamplerKind, int), RunningGroup>();
         using var span = DiTTelemetry.Source.StartActivity("dit.batch", ActivityKind.Internal, default(ActivityContext),
             links: first.Select(i => new ActivityLink(i.Parent)));
         span?.SetTag("dit.batching", "continuous");

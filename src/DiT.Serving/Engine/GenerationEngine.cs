@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using DiT.Diffusion;
 using DiT.Serving.Options;
 using DiT.Serving.Startup;
 using DiT.Serving.Telemetry;
@@ -413,7 +414,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         var links = items.Select(i => new ActivityLink(i.Parent)).ToArray();
         using var span = DiTTelemetry.Source.StartActivity("dit.batch", ActivityKind.Internal, default(ActivityContext), links: links);
         span?.SetTag("dit.batch.size", items.Count);
-        span?.SetTag("dit.sampler", items[0].Request.Sampler.ToString());
+        span?.SetTag("dit.sampler", SamplerNames.NameOf(items[0].Request.Sampler));
         span?.SetTag("dit.steps", items[0].Request.Steps);
         try
         {
@@ -428,7 +429,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
             Interlocked.Increment(ref _batches);
             _telemetry.Images.Add(items.Count);
             _telemetry.BatchSize.Record(items.Count);
-            LogBatchDone(items.Count, items[0].Request.Sampler, items[0].Request.Steps, took.TotalMilliseconds);
+            LogBatchDone(items.Count, SamplerNames.NameOf(items[0].Request.Sampler), items[0].Request.Steps, took.TotalMilliseconds);
         }
         catch (OperationCanceledException) when (batch.Token.IsCancellationRequested)
         {
@@ -494,7 +495,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     partial void LogModelSwapped(string fingerprint);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Batch of {Count} ({Sampler}, {Steps} steps) took {Ms:F0} ms")]
-    partial void LogBatchDone(int count, Sampler sampler, int steps, double ms);
+    partial void LogBatchDone(int count, string sampler, int steps, double ms);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Batch of {Count} cancelled: every client left or the service is stopping")]
     partial void LogBatchCancelled(int count);

@@ -29,8 +29,7 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
             backends.cuda.matmul.allow_tf32 = options.AllowTf32;
             backends.cudnn.allow_tf32 = options.AllowTf32;
         }
-        var guidance = engineOptions.Value.GuidanceMode.Equals("all-channels", StringComparison.OrdinalIgnoreCase)
-            ? GuidanceMode.AllChannels : GuidanceMode.Reference;
+        var guidance = engineOptions.Value.Guidance;
 
         DiTModel model;
         string name, source, fingerprint;

@@ -33,6 +33,9 @@ public sealed class EngineOptions : IValidatableObject
     [Required, RegularExpression("^(?i)(reference|all-channels)$", ErrorMessage = "Engine:GuidanceMode must be reference or all-channels.")]
     public string GuidanceMode { get; set; } = "reference";
 
+    /// <summary><see cref="GuidanceMode"/> parsed (validated at start).</summary>
+    public DiT.Diffusion.GuidanceMode Guidance => GuidanceModeNames.ByName[GuidanceMode];
+
     /// <summary>"continuous": requests join a running batch at its next denoising step and leave as soon as they are done
     /// (one running batch per sampler and step count); "whole": a batch is formed, sampled to the end, then the next.</summary>
     [Required, RegularExpression("^(?i)(continuous|whole)$", ErrorMessage = "Engine:Batching must be continuous or whole.")]
