@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using DiT.Diffusion;
 using DiT.Serving.Engine;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DiT.Api.Tests;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Diffusion;
 using DiT.Api.Options;
+using DiT.Diffusion;
 using DiT.Serving.Engine;
 using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Caching.Distributed;

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Microsoft.Extensions.Options;
 using DiT.Serving.Engine;
+using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generations;
 

@@ -1,6 +1,6 @@
+using DiT.Serving.Engine;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using DiT.Serving.Engine;
 
 namespace DiT.Api.Health;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Xml.Linq;
+using DiT.Serving.Engine;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Jpeg;
@@ -8,7 +9,6 @@ using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.Metadata.Profiles.Xmp;
 using SixLabors.ImageSharp.PixelFormats;
-using DiT.Serving.Engine;
 
 namespace DiT.Api.Imaging;
 

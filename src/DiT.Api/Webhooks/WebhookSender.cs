@@ -1,8 +1,8 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Threading.Channels;
-using Microsoft.Extensions.Options;
 using DiT.Serving.Telemetry;
+using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Webhooks;
 
