@@ -15,6 +15,7 @@ COPY build/ build/
 COPY src/DiT.Model/DiT.Model.csproj src/DiT.Model/
 COPY src/DiT.Diffusion/DiT.Diffusion.csproj src/DiT.Diffusion/
 COPY src/DiT.Training/DiT.Training.csproj src/DiT.Training/
+COPY src/DiT.Serving/DiT.Serving.csproj src/DiT.Serving/
 COPY src/DiT.Api/DiT.Api.csproj src/DiT.Api/
 RUN dotnet restore src/DiT.Api/DiT.Api.csproj -p:TorchBackend=${TORCH_BACKEND}
 COPY src/ src/

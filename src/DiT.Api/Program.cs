@@ -1,7 +1,6 @@
 using DiT.Api.Admin;
 using DiT.Api.Caching;
 using DiT.Api.Classes;
-using DiT.Api.Engine;
 using DiT.Api.Generate;
 using DiT.Api.Generations;
 using DiT.Api.Health;
@@ -19,6 +18,7 @@ using DiT.Api.Startup;
 using DiT.Api.Telemetry;
 using DiT.Api.Training;
 using DiT.Api.Webhooks;
+using DiT.Serving.Engine;
 
 try
 {

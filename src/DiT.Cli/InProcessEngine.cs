@@ -1,5 +1,5 @@
-using DiT.Api.Engine;
-using DiT.Api.Telemetry;
+using DiT.Serving.Engine;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,12 +8,16 @@ using Microsoft.Extensions.Logging;
 namespace DiT.Cli;
 
 /// <summary>
-/// The service's inference engine hosted in this process (no HTTP), configured like the service with Engine:* and
-/// Model:* settings: the benchmarks measure the engine, not Kestrel and the network.
+/// The service's inference engine hosted in this process (no HTTP), configured like the service: its appsettings.json
+/// (copied beside the tool), then the command's Engine:* and Model:* settings. The benchmarks measure the engine, not
+/// Kestrel and the network.
 /// </summary>
 public sealed class InProcessEngine : IDisposable
 {
     readonly IHost _host;
+
+    /// <summary>The service's settings file, linked into the tool's output by DiT.Cli.csproj.</summary>
+    const string SettingsFile = "appsettings.json";
 
     InProcessEngine(IHost host) => _host = host;
 
@@ -23,7 +27,9 @@ public sealed class InProcessEngine : IDisposable
     public static InProcessEngine Start(IReadOnlyDictionary<string, string?> settings)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Configuration
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, SettingsFile), optional: false)
+            .AddInMemoryCollection(settings);
         builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<DiTTelemetry>();

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace DiT.Diffusion;
 
+/// <summary>The samplers; <see cref="SamplerNames"/> has their wire names.</summary>
 public enum SamplerKind { Ddpm, Ddim, DpmSolverPP2M }
 
 /// <summary>

@@ -1,8 +1,8 @@
 using System.Net;
-using DiT.Api.Engine;
 using DiT.Api.Promotions;
 using DiT.Model;
 using DiT.Model.Checkpoints;
+using DiT.Serving.Engine;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;

@@ -1,4 +1,4 @@
-using DiT.Api.Classes;
+using DiT.Serving.Classes;
 
 namespace DiT.Api.Tests;
 

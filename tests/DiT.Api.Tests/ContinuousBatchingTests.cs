@@ -1,4 +1,6 @@
-using DiT.Api.Engine;
+using DiT.Diffusion;
+using DiT.Serving.Engine;
+
 
 namespace DiT.Api.Tests;
 
@@ -8,10 +10,10 @@ public sealed class ContinuousBatchingTests
     static ApiFactory Continuous() => new ApiFactory().With("Engine:Batching", "continuous");
 
     [Theory]
-    [InlineData(Sampler.Ddpm)]
-    [InlineData(Sampler.Ddim)]
-    [InlineData(Sampler.DpmPP2M)]
-    public async Task ARequestJoiningARunningBatchGivesTheSameImageAsAlone(Sampler sampler)
+    [InlineData(SamplerKind.Ddpm)]
+    [InlineData(SamplerKind.Ddim)]
+    [InlineData(SamplerKind.DpmSolverPP2M)]
+    public async Task ARequestJoiningARunningBatchGivesTheSameImageAsAlone(SamplerKind sampler)
     {
         using var factory = Continuous();
         await factory.ReadyClientAsync();
@@ -45,9 +47,9 @@ public sealed class ContinuousBatchingTests
         using var running = factory.Probe.GateAt(seed: 1, step: 5);
         using var stillRunning = factory.Probe.GateAt(seed: 1, step: 100); // the short one needs 3 steps, long before this
 
-        var longRun = engine.GenerateAsync(new GenerationRequest(0, 4.0, 1000, Sampler.Ddpm, 1), null, stopLong.Token);
+        var longRun = engine.GenerateAsync(new GenerationRequest(0, 4.0, 1000, SamplerKind.Ddpm, 1), null, stopLong.Token);
         await running.Reached;
-        var shortRun = engine.GenerateAsync(new GenerationRequest(1, 4.0, 3, Sampler.Ddim, 2), null, CancellationToken.None);
+        var shortRun = engine.GenerateAsync(new GenerationRequest(1, 4.0, 3, SamplerKind.Ddim, 2), null, CancellationToken.None);
         running.Release();
         await shortRun;
 
@@ -63,7 +65,7 @@ public sealed class ContinuousBatchingTests
         using var factory = Continuous();
         await factory.ReadyClientAsync();
         var engine = factory.Engine;
-        var requests = Enumerable.Range(0, 3).Select(i => new GenerationRequest(i, 1.5 + i, 200, Sampler.Ddpm, 40 + i)).ToArray();
+        var requests = Enumerable.Range(0, 3).Select(i => new GenerationRequest(i, 1.5 + i, 200, SamplerKind.Ddpm, 40 + i)).ToArray();
         using var leave = new CancellationTokenSource();
         using var midFlight = factory.Probe.GateAt(requests[0].Seed, step: 50);
 
@@ -90,9 +92,9 @@ public sealed class ContinuousBatchingTests
     {
         var requests = new[]
         {
-            new GenerationRequest(0, 4.0, 7, Sampler.Ddpm, 3),
-            new GenerationRequest(3, 1.0, 7, Sampler.Ddpm, 4),
-            new GenerationRequest(1, 2.0, 5, Sampler.DpmPP2M, 5),
+            new GenerationRequest(0, 4.0, 7, SamplerKind.Ddpm, 3),
+            new GenerationRequest(3, 1.0, 7, SamplerKind.Ddpm, 4),
+            new GenerationRequest(1, 2.0, 5, SamplerKind.DpmSolverPP2M, 5),
         };
         using var whole = new ApiFactory().With("Engine:Batching", "whole");
         using var continuous = Continuous();
@@ -124,13 +126,13 @@ public sealed class ContinuousBatchingTests
             using var leave = new CancellationTokenSource();
             using var joinAt = factory.Probe.GateAt(seed: round, step: 3);
             using var leaveAt = factory.Probe.GateAt(seed: round, step: 10);
-            var first = engine.GenerateAsync(Cache(new GenerationRequest(0, 4.0, 200, Sampler.DpmPP2M, round), "teacache:0.1"), null, CancellationToken.None);
+            var first = engine.GenerateAsync(Cache(new GenerationRequest(0, 4.0, 200, SamplerKind.DpmSolverPP2M, round), "teacache:0.1"), null, CancellationToken.None);
             await joinAt.Reached; // the first row runs; the others join it between steps 3 and 4
-            var leaving = engine.GenerateAsync(Cache(new GenerationRequest(1, 2.0, 200, Sampler.DpmPP2M, 10 + round), "taylor:3"), null, leave.Token);
+            var leaving = engine.GenerateAsync(Cache(new GenerationRequest(1, 2.0, 200, SamplerKind.DpmSolverPP2M, 10 + round), "taylor:3"), null, leave.Token);
             var others = new[]
             {
-                engine.GenerateAsync(Cache(new GenerationRequest(2, 1.0, 200, Sampler.DpmPP2M, 20 + round), "fora:2"), null, CancellationToken.None),
-                engine.GenerateAsync(Cache(new GenerationRequest(3, 3.0, 5, Sampler.Ddpm, 30 + round), "fora:3"), null, CancellationToken.None),
+                engine.GenerateAsync(Cache(new GenerationRequest(2, 1.0, 200, SamplerKind.DpmSolverPP2M, 20 + round), "fora:2"), null, CancellationToken.None),
+                engine.GenerateAsync(Cache(new GenerationRequest(3, 3.0, 5, SamplerKind.Ddpm, 30 + round), "fora:3"), null, CancellationToken.None),
             };
             joinAt.Release();
             await leaveAt.Reached;

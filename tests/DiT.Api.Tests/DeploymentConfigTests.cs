@@ -7,6 +7,7 @@ using DiT.Api.Playground;
 using DiT.Api.Promotions;
 using DiT.Api.Security;
 using DiT.Api.Training;
+using DiT.Serving.Options;
 using DiT.Testing;
 
 namespace DiT.Api.Tests;

@@ -1,5 +1,5 @@
 using System.Net.Http.Json;
-using DiT.Api.Engine;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Tests;
 

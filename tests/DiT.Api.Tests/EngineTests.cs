@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
-using DiT.Api.Engine;
+using DiT.Diffusion;
+using DiT.Serving.Engine;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace DiT.Api.Tests;
@@ -47,7 +48,7 @@ public sealed class EngineTests
         await factory.ReadyClientAsync();
         var steps = new ConcurrentQueue<SamplingProgress>();
 
-        await factory.Engine.GenerateAsync(new GenerationRequest(0, 2.0, 3, Sampler.Ddim, 5), new Recorder(steps), CancellationToken.None);
+        await factory.Engine.GenerateAsync(new GenerationRequest(0, 2.0, 3, SamplerKind.Ddim, 5), new Recorder(steps), CancellationToken.None);
 
         Assert.Equal([new(1, 3), new(2, 3), new(3, 3)], steps.ToArray());
     }

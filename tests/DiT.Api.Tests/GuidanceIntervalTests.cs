@@ -1,9 +1,8 @@
 using System.Net;
-using DiT.Api.Engine;
-using DiT.Api.Options;
 using DiT.Diffusion;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 using Microsoft.Extensions.Options;
-using Sampler = DiT.Api.Engine.Sampler;
 
 namespace DiT.Api.Tests;
 
@@ -21,10 +20,10 @@ public sealed class GuidanceIntervalTests(ApiFactory factory) : IClassFixture<Ap
         Microsoft.Extensions.Options.Options.Create(new EngineOptions())).Load();
 
     [Theory]
-    [InlineData(Sampler.Ddpm)]
-    [InlineData(Sampler.Ddim)]
-    [InlineData(Sampler.DpmPP2M)]
-    public void ASeedWithAGuidanceIntervalGivesTheSameImageAloneInABatchAndJoiningARunningBatch(Sampler sampler)
+    [InlineData(SamplerKind.Ddpm)]
+    [InlineData(SamplerKind.Ddim)]
+    [InlineData(SamplerKind.DpmSolverPP2M)]
+    public void ASeedWithAGuidanceIntervalGivesTheSameImageAloneInABatchAndJoiningARunningBatch(SamplerKind sampler)
     {
         using var pipeline = TinyPipeline();
         var target = new GenerationRequest(2, 8.0, 12, sampler, 5, Interval);

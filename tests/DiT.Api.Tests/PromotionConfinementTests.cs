@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text.Json;
-using DiT.Api.Engine;
 using DiT.Api.Promotions;
 using DiT.Api.Training;
 using DiT.Model.Checkpoints;
+using DiT.Serving.Engine;
 using DiT.Testing;
 using DiT.Training;
 using Microsoft.Extensions.DependencyInjection;

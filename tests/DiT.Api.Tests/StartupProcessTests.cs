@@ -1,5 +1,5 @@
-using DiT.Api.Engine;
 using DiT.Model.Checkpoints;
+using DiT.Serving.Engine;
 using DiT.Testing;
 
 namespace DiT.Api.Tests;

@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
-using DiT.Api.Engine;
+using DiT.Diffusion;
 using DiT.Model.StepCaching;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Tests;
 
@@ -49,10 +50,10 @@ public sealed class StepCacheApiTests(ApiFactory factory) : IClassFixture<ApiFac
     }
 
     [Theory]
-    [InlineData(Sampler.Ddpm)]
-    [InlineData(Sampler.Ddim)]
-    [InlineData(Sampler.DpmPP2M)]
-    public async Task CachedRequestsJoiningARunningBatchGiveTheSameImagesAsAlone(Sampler sampler)
+    [InlineData(SamplerKind.Ddpm)]
+    [InlineData(SamplerKind.Ddim)]
+    [InlineData(SamplerKind.DpmSolverPP2M)]
+    public async Task CachedRequestsJoiningARunningBatchGiveTheSameImagesAsAlone(SamplerKind sampler)
     {
         using var factory = new ApiFactory().With("Engine:Batching", "continuous");
         await factory.ReadyClientAsync();
@@ -85,10 +86,10 @@ public sealed class StepCacheApiTests(ApiFactory factory) : IClassFixture<ApiFac
     {
         var requests = new[]
         {
-            Cached(new GenerationRequest(0, 4.0, 9, Sampler.Ddpm, 3), "fora:2"),
-            Cached(new GenerationRequest(3, 1.0, 9, Sampler.Ddpm, 4), "teacache:0.1"),
-            Cached(new GenerationRequest(1, 2.0, 9, Sampler.Ddpm, 5), "off"),
-            Cached(new GenerationRequest(1, 2.0, 7, Sampler.DpmPP2M, 5), "taylor:3"),
+            Cached(new GenerationRequest(0, 4.0, 9, SamplerKind.Ddpm, 3), "fora:2"),
+            Cached(new GenerationRequest(3, 1.0, 9, SamplerKind.Ddpm, 4), "teacache:0.1"),
+            Cached(new GenerationRequest(1, 2.0, 9, SamplerKind.Ddpm, 5), "off"),
+            Cached(new GenerationRequest(1, 2.0, 7, SamplerKind.DpmSolverPP2M, 5), "taylor:3"),
         };
         using var whole = new ApiFactory().With("Engine:Batching", "whole");
         using var continuous = new ApiFactory().With("Engine:Batching", "continuous");

@@ -1,5 +1,5 @@
-using DiT.Api.Engine;
 using DiT.Api.Options;
+using DiT.Serving.Engine;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Admin;

@@ -1,5 +1,5 @@
 using DiT.Api.Options;
-using DiT.Api.Telemetry;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 

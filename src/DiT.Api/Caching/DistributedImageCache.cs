@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Api.Engine;
 using DiT.Api.Options;
-using DiT.Api.Telemetry;
+using DiT.Diffusion;
+using DiT.Serving.Engine;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Options;
 
@@ -35,8 +36,18 @@ public sealed partial class DistributedImageCache(IDistributedCache cache, IOpti
         var device = key.Device.Split(':')[0]; // cuda:0 and cuda:1 draw the same images
         var interval = r.GuidanceInterval is { } gi ? string.Create(CultureInfo.InvariantCulture, $"{gi.Low:R}-{gi.High:R}") : "all";
         return string.Create(CultureInfo.InvariantCulture,
-            $"dit:png:v2:{key.ModelFingerprint}:{device}:{key.Dtype}:{key.GuidanceMode.ToLowerInvariant()}:{r.Sampler.ToString().ToLowerInvariant()}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}:{interval}{StepCacheSuffix(r)}");
+            $"dit:png:v2:{key.ModelFingerprint}:{device}:{key.Dtype}:{GuidanceModeNames.NameOf(key.GuidanceMode)}:{SamplerInKeys(r.Sampler)}:{r.Steps}:{r.ClassId}:{r.GuidanceScale:R}:{r.Seed}:{interval}{StepCacheSuffix(r)}");
     }
+
+    /// <summary>The sampler as keys spell it: not its wire name (dpmpp-2m) but the lower-cased name of the enum it had when
+    /// the scheme was made (dpmpp2m), so the entries already stored keep being found.</summary>
+    static string SamplerInKeys(SamplerKind sampler) => sampler switch
+    {
+        SamplerKind.Ddpm => "ddpm",
+        SamplerKind.Ddim => "ddim",
+        SamplerKind.DpmSolverPP2M => "dpmpp2m",
+        _ => throw new ArgumentOutOfRangeException(nameof(sampler), sampler, "Unknown sampler."),
+    };
 
     /// <summary>Step-cached images differ from uncached ones; uncached keys keep their old form, so entries stay valid.</summary>
     static string StepCacheSuffix(GenerationRequest r) => r.Cache.IsOff ? "" : $":cache={r.Cache}";

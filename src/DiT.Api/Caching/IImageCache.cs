@@ -1,5 +1,6 @@
-using DiT.Api.Engine;
 using DiT.Api.Imaging;
+using DiT.Diffusion;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Caching;
 
@@ -14,7 +15,7 @@ public interface IImageCache
 }
 
 /// <summary>Everything that changes the image: the model (weights + autoencoder), where it runs, the request, and the file format.</summary>
-public sealed record ImageKey(string ModelFingerprint, string Device, string Dtype, string GuidanceMode, GenerationRequest Request)
+public sealed record ImageKey(string ModelFingerprint, string Device, string Dtype, GuidanceMode GuidanceMode, GenerationRequest Request)
 {
     public OutputFormat Output { get; init; } = OutputFormat.Png;
 }

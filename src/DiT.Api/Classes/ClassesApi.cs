@@ -1,4 +1,6 @@
-using DiT.Api.Engine;
+using DiT.Serving.Classes;
+using DiT.Serving.Engine;
+
 
 namespace DiT.Api.Classes;
 

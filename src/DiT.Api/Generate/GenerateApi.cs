@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Api.Engine;
 using DiT.Api.Imaging;
 using DiT.Api.OpenApi;
-using DiT.Api.Options;
 using DiT.Api.Playground;
 using DiT.Api.Problems;
 using DiT.Api.RateLimiting;
 using DiT.Api.Requests;
-using DiT.Api.Telemetry;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generate;

@@ -1,8 +1,7 @@
-using DiT.Api.Engine;
-using DiT.Api.Options;
-using DiffusionOptions = DiT.Diffusion.DiffusionOptions;
-using GuidanceInterval = DiT.Diffusion.GuidanceInterval;
+using DiT.Diffusion;
 using DiT.Model.StepCaching;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 
 namespace DiT.Api.Generate;
 
@@ -60,7 +59,7 @@ public static class GenerateValidator
             errors["sampler"] = [$"Unknown sampler '{Shorten(samplerName)}': allowed {SamplerNames.Allowed}."];
 
         // DPM-Solver++ uses diffusers' linspace timesteps, which never include 0: at most one step per timestep 1..999.
-        int maxSteps = sampler == Sampler.DpmPP2M ? Math.Min(options.MaxSteps, NoiseLevels.Count - 1) : options.MaxSteps;
+        int maxSteps = sampler == SamplerKind.DpmSolverPP2M ? Math.Min(options.MaxSteps, NoiseLevels.Count - 1) : options.MaxSteps;
         int steps = body.Steps ?? options.DefaultSteps;
         if (steps < 1 || steps > maxSteps)
             errors["steps"] = [$"steps must be between 1 and {maxSteps}" + (maxSteps < options.MaxSteps ? $" for {SamplerNames.NameOf(sampler)}." : ".")];

@@ -1,10 +1,10 @@
 using System.Text.Json;
 using System.Threading.Channels;
-using DiT.Api.Engine;
 using DiT.Api.Imaging;
-using DiT.Api.Options;
-using DiT.Api.Telemetry;
 using DiT.Api.Webhooks;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generations;

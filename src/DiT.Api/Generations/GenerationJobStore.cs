@@ -1,5 +1,5 @@
 using System.Text.Json;
-using DiT.Api.Engine;
+using DiT.Serving.Engine;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generations;

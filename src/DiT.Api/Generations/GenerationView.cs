@@ -1,5 +1,6 @@
-using DiT.Api.Generate;
 using DiT.Api.Webhooks;
+using DiT.Diffusion;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Generations;
 

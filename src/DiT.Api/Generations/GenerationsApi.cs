@@ -2,14 +2,14 @@ using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using DiT.Api.Engine;
 using DiT.Api.Generate;
 using DiT.Api.OpenApi;
-using DiT.Api.Options;
 using DiT.Api.Problems;
 using DiT.Api.Requests;
 using DiT.Api.RateLimiting;
-using DiT.Api.Telemetry;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generations;

@@ -1,6 +1,6 @@
-using DiT.Api.Engine;
 using DiT.Api.Generate;
 using DiT.Api.Imaging;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Generations;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using DiT.Api.Engine;
-using DiT.Api.Options;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;

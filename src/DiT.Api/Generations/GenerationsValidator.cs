@@ -1,8 +1,8 @@
-using DiT.Api.Engine;
 using DiT.Api.Generate;
 using DiT.Api.Imaging;
-using DiT.Api.Options;
 using DiT.Api.Webhooks;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generations;

@@ -1,4 +1,4 @@
-using DiT.Api.Engine;
+using DiT.Serving.Engine;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 

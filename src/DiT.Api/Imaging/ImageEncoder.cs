@@ -1,6 +1,6 @@
 using System.Text;
 using System.Xml.Linq;
-using DiT.Api.Engine;
+using DiT.Serving.Engine;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Jpeg;

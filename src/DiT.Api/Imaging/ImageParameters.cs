@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using DiT.Api.Engine;
 using DiT.Api.Generate;
+using DiT.Diffusion;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Imaging;
 
@@ -29,12 +30,12 @@ public sealed class ImageParameters
     /// <summary>The same settings as one JSON object (camelCase, the request fields spelled as POST /generate takes them).</summary>
     public string Json { get; }
 
-    public static ImageParameters Of(GenerationRequest request, ServedModel model, string fingerprint, string guidanceMode)
+    public static ImageParameters Of(GenerationRequest request, ServedModel model, string fingerprint, GuidanceMode guidanceMode)
     {
         var className = model.Classes.Entries[request.ClassId].Names[0];
         var sampler = SamplerNames.NameOf(request.Sampler);
         var device = model.Device.Split(':')[0];
-        var mode = guidanceMode.ToLowerInvariant();
+        var mode = GuidanceModeNames.NameOf(guidanceMode);
         var json = new JsonObject
         {
             ["classId"] = request.ClassId,

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using DiT.Api.Caching;
-using DiT.Api.Engine;
-using DiT.Api.Options;
-using DiT.Api.Telemetry;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Imaging;
@@ -27,7 +27,7 @@ public sealed class ImageRenderer(IImageGenerator engine, IImageCache cache, IOp
         IProgress<SamplingProgress>? progress, CancellationToken ct)
     {
         var model = engine.Model ?? throw new EngineUnavailableException("The model is not loaded yet.");
-        var guidanceMode = engineOptions.Value.GuidanceMode;
+        var guidanceMode = engineOptions.Value.Guidance;
         var key = Caches(seedGiven) ? new ImageKey(model.Fingerprint, model.Device, model.Dtype, guidanceMode, request) { Output = output } : null;
         if (key is not null && await cache.GetAsync(key, ct) is { } cached)
             return new RenderedImage(cached, output, model.ImageWidth, model.ImageHeight, model.Fingerprint, Generated: null);

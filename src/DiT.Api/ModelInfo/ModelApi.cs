@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
-using DiT.Api.Engine;
 using DiT.Api.Problems;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.ModelInfo;
 

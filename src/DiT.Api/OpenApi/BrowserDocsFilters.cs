@@ -1,7 +1,8 @@
 using System.Text.Json.Nodes;
-using DiT.Api.Engine;
 using DiT.Api.Options;
 using DiT.Api.Playground;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;

@@ -1,10 +1,11 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using DiT.Api.Engine;
 using DiT.Api.Generate;
-using DiT.Api.Options;
 using DiT.Api.Problems;
+using DiT.Diffusion;
 using DiT.Model.StepCaching;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Playground;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using DiT.Api.Engine;
+using DiT.Serving.Engine;
 
 namespace DiT.Api.Playground;
 

@@ -1,10 +1,10 @@
 using System.Text.Json;
-using DiT.Api.Engine;
 using DiT.Api.Options;
 using DiT.Api.Training;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Model.IO;
+using DiT.Serving.Engine;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 

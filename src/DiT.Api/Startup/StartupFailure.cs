@@ -1,6 +1,5 @@
-using DiT.Api.Engine;
-using DiT.Api.Problems;
-using Microsoft.Extensions.Options;
+using DiT.Serving.Engine;
+using DiT.Serving.Startup;
 
 namespace DiT.Api.Startup;
 
@@ -45,17 +44,9 @@ public static class StartupFailure
     /// <summary>Prints the failure (one line, or everything with DIT_DEBUG) and returns <see cref="ExitCode"/>.</summary>
     public static int Report(Exception e)
     {
-        Console.Error.WriteLine(DebugSwitch.IsOn ? e.ToString() : $"DiT.Api cannot start: {Describe(e)}");
+        Console.Error.WriteLine(DebugSwitch.IsOn ? e.ToString() : $"DiT.Api cannot start: {ErrorText.Describe(e)}");
         return ExitCode;
     }
-
-    public static string Describe(Exception e) => e switch
-    {
-        OptionsValidationException options => string.Join(" ", options.Failures.Select(ErrorText.OneLine)),
-        AggregateException { InnerExceptions.Count: > 0 } all => string.Join(" ", all.InnerExceptions.Select(Describe)),
-        SettingException setting => setting.Message,
-        _ => $"{e.GetType().Name}: {ErrorText.OneLine(e.Message)}",
-    };
 
     sealed class StartedFlag
     {

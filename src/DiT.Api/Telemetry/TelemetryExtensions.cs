@@ -1,4 +1,5 @@
 using DiT.Api.Options;
+using DiT.Serving.Telemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;

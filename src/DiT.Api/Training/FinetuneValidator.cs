@@ -1,9 +1,9 @@
-using DiT.Api.Engine;
-using DiT.Api.Options;
-using DiT.Api.Problems;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Model.IO;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
+using DiT.Serving.Startup;
 using DiT.Training;
 using DiT.Training.Data;
 using Microsoft.Extensions.Options;

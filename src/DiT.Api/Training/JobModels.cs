@@ -1,7 +1,7 @@
-using DiT.Api.Engine;
-using DiT.Api.Options;
 using DiT.Model;
 using DiT.Model.Checkpoints;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 using DiT.Training.Data;
 using static TorchSharp.torch;
 

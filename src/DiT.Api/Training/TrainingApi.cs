@@ -1,11 +1,11 @@
 using DiT.Api.Admin;
-using DiT.Api.Engine;
 using DiT.Api.OpenApi;
-using DiT.Api.Problems;
 using DiT.Api.Promotions;
 using DiT.Api.Requests;
 using DiT.Model;
 using DiT.Model.Checkpoints;
+using DiT.Serving.Engine;
+using DiT.Serving.Startup;
 using DiT.Training;
 
 namespace DiT.Api.Training;

@@ -1,8 +1,8 @@
 using System.Threading.Channels;
-using DiT.Api.Engine;
-using DiT.Api.Options;
 using DiT.Model.Checkpoints;
 using DiT.Model.IO;
+using DiT.Serving.Engine;
+using DiT.Serving.Options;
 using DiT.Training;
 using DiT.Training.Data;
 using Microsoft.Extensions.Options;

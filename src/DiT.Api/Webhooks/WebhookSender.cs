@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Threading.Channels;
-using DiT.Api.Telemetry;
+using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Webhooks;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Api.Engine;
-using DiT.Api.Generate;
+using DiT.Diffusion;
+using DiT.Serving.Engine;
 
 namespace DiT.Cli.Commands;
 
@@ -21,7 +21,7 @@ public sealed class BenchServingCommand : ICommand
 
     public int Run(CommandLine options) => Bench(options);
 
-    sealed record Workload(int[] Steps, Sampler Sampler, double Guidance, int Classes)
+    sealed record Workload(int[] Steps, SamplerKind Sampler, double Guidance, int Classes)
     {
         public GenerationRequest Request(int i) =>
             new(i % Classes, Guidance, Steps[i % Steps.Length], Sampler, Seed: 1_000_003L * i + 17);
@@ -57,7 +57,7 @@ public sealed class BenchServingCommand : ICommand
                 Guidance = model.SupportsGuidance ? workload.Guidance : 1,
             };
             Console.WriteLine($"Serving benchmark (in-process engine): {model.Name}, {model.Gflops:F4} GMACs per forward, {model.Device}, " +
-                $"{settings["Engine:TorchThreads"]} torch thread(s), MaxBatchSize {settings["Engine:MaxBatchSize"]}, MaxBatchDelay (whole) {settings["Engine:MaxBatchDelay"]}, {workload.Sampler} " +
+                $"{settings["Engine:TorchThreads"]} torch thread(s), MaxBatchSize {settings["Engine:MaxBatchSize"]}, MaxBatchDelay (whole) {settings["Engine:MaxBatchDelay"]}, {SamplerNames.NameOf(workload.Sampler)} " +
                 $"{string.Join("/", workload.Steps)} steps, guidance {workload.Guidance}, {requests} requests per row; {Environment.ProcessorCount} logical CPUs");
             foreach (var engine in engines.Values) Closed(engine.Engine, workload, 1, 4); // warm-up
 
@@ -162,6 +162,6 @@ public sealed class BenchServingCommand : ICommand
     static Func<string, int> PositiveInt(string option) => s =>
         int.TryParse(s, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new ArgumentException($"--{option} expects positive integers, got '{s}'.");
 
-    internal static Sampler ParseSampler(string name) => SamplerNames.ByName.TryGetValue(name, out var sampler)
+    internal static SamplerKind ParseSampler(string name) => SamplerNames.ByName.TryGetValue(name, out var sampler)
         ? sampler : throw new ArgumentException($"--sampler '{name}' is not one of {SamplerNames.Allowed}.");
 }

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using DiT.Api.Engine;
+using DiT.Diffusion;
 using DiT.Model.StepCaching;
+using DiT.Serving.Engine;
 
 namespace DiT.Cli.Commands;
 
@@ -38,7 +39,7 @@ public sealed class SoakCommand : ICommand
         var engine = host.Engine;
         int classes = engine.Model!.Classes.Count;
         double guidance = engine.Model.SupportsGuidance ? 4 : 1;
-        Console.WriteLine($"Memory soak: {generations} generations, {clients} clients, {sampler} {steps} steps, {batching} batching, step caches {string.Join(", ", caches.AsEnumerable())}, {engine.Model.Name}");
+        Console.WriteLine($"Memory soak: {generations} generations, {clients} clients, {SamplerNames.NameOf(sampler)} {steps} steps, {batching} batching, step caches {string.Join(", ", caches.AsEnumerable())}, {engine.Model.Name}");
         Console.WriteLine("| generations | RSS MiB | managed heap MiB | live tensors (engine thread) | elapsed s |");
         Console.WriteLine("| --- | --- | --- | --- | --- |");
 

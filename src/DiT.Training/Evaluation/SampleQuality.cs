@@ -15,9 +15,10 @@ public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance
 {
     public StepCacheSettings Cache { get; init; } = StepCacheSettings.Off;
 
-    static readonly Dictionary<string, SamplerKind> Names = new(StringComparer.OrdinalIgnoreCase)
+    /// <summary>The wire names (ddpm, ddim, dpmpp-2m) and the CLI's short ones for DPM-Solver++(2M).</summary>
+    static readonly Dictionary<string, SamplerKind> Names = new(SamplerNames.ByName, StringComparer.OrdinalIgnoreCase)
     {
-        ["ddpm"] = SamplerKind.Ddpm, ["ddim"] = SamplerKind.Ddim, ["dpm"] = SamplerKind.DpmSolverPP2M, ["dpm++2m"] = SamplerKind.DpmSolverPP2M,
+        ["dpm"] = SamplerKind.DpmSolverPP2M, ["dpm++2m"] = SamplerKind.DpmSolverPP2M,
     };
 
     const string Syntax = "sampler:steps:guidance[:clip][:LOW-HIGH][@cache] with sampler ddpm, ddim or dpm, steps >= 1, guidance >= 0, "

@@ -1,15 +1,16 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace DiT.Api.Options;
+namespace DiT.Serving.Options;
 
-/// <summary>Which model the engine serves and where it runs (section "Model").</summary>
+/// <summary>Which model the engine serves and where it runs (section "Model"). The values here are appsettings.json's
+/// (DefaultSettingsTests keeps the two equal).</summary>
 public sealed class ModelOptions
 {
     public const string Section = "Model";
 
     /// <summary>DiT checkpoint file (default: the embedded Fashion-MNIST model, models/fashion-mnist/);
     /// empty serves the built-in untrained model (see DefaultModel).</summary>
-    public string? CheckpointPath { get; set; }
+    public string? CheckpointPath { get; set; } = "models/fashion-mnist/dit-fmnist.safetensors";
 
     /// <summary>Autoencoder file or folder, or "none" for pixel-space models.</summary>
     [Required] public string VaePath { get; set; } = "none";
@@ -27,7 +28,7 @@ public sealed class ModelOptions
     public bool AllowTf32 { get; set; } = true;
 
     /// <summary>Optional class names file (one name per line, synonyms comma-separated); default: classes.txt beside the checkpoint.</summary>
-    public string? ClassesPath { get; set; }
+    public string? ClassesPath { get; set; } = "";
 
     /// <summary>
     /// A relative path that does not exist from the working directory is taken from the app's own folder, where the

@@ -2,13 +2,13 @@ using DiT.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
-/// The model served when no checkpoint is configured, so the service starts with no settings: an UNTRAINED
-/// DiT for 28x28 grey images (Fashion-MNIST's shape and class names), random weights from a fixed seed.
-/// It exists to exercise the whole path; GET /model shows isUntrainedDefault = true and start-up logs a warning.
-/// Replace by a committed checkpoint by setting Model:CheckpointPath (this class is then unused).
+/// The model served when Model:CheckpointPath is empty (the benchmarks' default; the service's is the embedded trained
+/// Fashion-MNIST model): an UNTRAINED DiT for 28x28 grey images (Fashion-MNIST's shape and class names), random weights
+/// from a fixed seed. It exercises the whole path without a file; GET /model shows isUntrainedDefault = true and
+/// start-up logs a warning.
 /// </summary>
 public static class DefaultModel
 {

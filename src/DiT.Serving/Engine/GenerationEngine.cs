@@ -1,11 +1,14 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using DiT.Api.Options;
-using DiT.Api.Startup;
-using DiT.Api.Telemetry;
+using DiT.Diffusion;
+using DiT.Serving.Options;
+using DiT.Serving.Startup;
+using DiT.Serving.Telemetry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
 /// The inference engine: a bounded queue drained by one dedicated thread that owns every tensor.
@@ -253,10 +256,10 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         catch (Exception ex)
         {
             LoadFailure = ex;
-            LogLoadFailed(DebugSwitch.IsOn ? ex : null, StartupFailure.Describe(ex));
+            LogLoadFailed(DebugSwitch.IsOn ? ex : null, ErrorText.Describe(ex));
             _threadDone.TrySetResult();
             // Stopping while the host still starts would fail the start with a logged stack trace: stop once it has started
-            // (at once if it already has). The process then exits with StartupFailure's code and line.
+            // (at once if it already has). The service's process then exits with its start-up failure code and line.
             _lifetime.ApplicationStarted.Register(_lifetime.StopApplication);
             return;
         }
@@ -411,7 +414,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
         var links = items.Select(i => new ActivityLink(i.Parent)).ToArray();
         using var span = DiTTelemetry.Source.StartActivity("dit.batch", ActivityKind.Internal, default(ActivityContext), links: links);
         span?.SetTag("dit.batch.size", items.Count);
-        span?.SetTag("dit.sampler", items[0].Request.Sampler.ToString());
+        span?.SetTag("dit.sampler", SamplerNames.NameOf(items[0].Request.Sampler));
         span?.SetTag("dit.steps", items[0].Request.Steps);
         try
         {
@@ -426,7 +429,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
             Interlocked.Increment(ref _batches);
             _telemetry.Images.Add(items.Count);
             _telemetry.BatchSize.Record(items.Count);
-            LogBatchDone(items.Count, items[0].Request.Sampler, items[0].Request.Steps, took.TotalMilliseconds);
+            LogBatchDone(items.Count, SamplerNames.NameOf(items[0].Request.Sampler), items[0].Request.Steps, took.TotalMilliseconds);
         }
         catch (OperationCanceledException) when (batch.Token.IsCancellationRequested)
         {
@@ -492,7 +495,7 @@ public sealed partial class GenerationEngine : IImageGenerator, IHostedService, 
     partial void LogModelSwapped(string fingerprint);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Batch of {Count} ({Sampler}, {Steps} steps) took {Ms:F0} ms")]
-    partial void LogBatchDone(int count, Sampler sampler, int steps, double ms);
+    partial void LogBatchDone(int count, string sampler, int steps, double ms);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Batch of {Count} cancelled: every client left or the service is stopping")]
     partial void LogBatchCancelled(int count);

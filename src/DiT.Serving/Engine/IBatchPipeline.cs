@@ -1,4 +1,6 @@
-namespace DiT.Api.Engine;
+using DiT.Diffusion;
+
+namespace DiT.Serving.Engine;
 
 /// <summary>The tensor side of the engine. Created, used and disposed on the engine thread only.</summary>
 public interface IBatchPipeline : IDisposable
@@ -10,7 +12,7 @@ public interface IBatchPipeline : IDisposable
 
     /// <summary>An empty running batch for continuous batching: rows of this sampler and step count join and leave between steps.
     /// It uses this pipeline's weights for its whole life (dispose it before the pipeline).</summary>
-    IRunningBatch StartRunningBatch(Sampler sampler, int steps);
+    IRunningBatch StartRunningBatch(SamplerKind sampler, int steps);
 
     /// <summary>A pipeline serving <paramref name="model"/> with everything else kept; this one then gives up
     /// what the new one shares, so disposing it frees only its own weights.</summary>

@@ -1,4 +1,6 @@
-namespace DiT.Api.Problems;
+using Microsoft.Extensions.Options;
+
+namespace DiT.Serving.Startup;
 
 /// <summary>Exception messages as they may be shown: one line, without a leading file name the caller already names.</summary>
 public static class ErrorText
@@ -14,4 +16,13 @@ public static class ErrorText
 
     /// <summary>The first line (native libtorch errors append a C++ backtrace).</summary>
     public static string OneLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    /// <summary>Why the service cannot start, on one line: failed settings, a file that cannot be served, or the exception.</summary>
+    public static string Describe(Exception e) => e switch
+    {
+        OptionsValidationException options => string.Join(" ", options.Failures.Select(OneLine)),
+        AggregateException { InnerExceptions.Count: > 0 } all => string.Join(" ", all.InnerExceptions.Select(Describe)),
+        SettingException setting => setting.Message,
+        _ => $"{e.GetType().Name}: {OneLine(e.Message)}",
+    };
 }

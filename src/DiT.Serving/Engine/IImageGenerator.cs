@@ -1,6 +1,7 @@
+using DiT.Diffusion;
 using DiT.Model.StepCaching;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>The only door to the tensors: endpoints ask for images, the engine batches and runs them.</summary>
 public interface IImageGenerator
@@ -22,19 +23,16 @@ public interface IImageGenerator
 
 /// <summary>A validated request: every field resolved (class id, defaults applied, seed drawn). GuidanceInterval null
 /// guides at every step; otherwise only while the noise level sigma lies inside it.</summary>
-public sealed record GenerationRequest(int ClassId, double GuidanceScale, int Steps, Sampler Sampler, long Seed,
-    DiT.Diffusion.GuidanceInterval? GuidanceInterval = null)
+public sealed record GenerationRequest(int ClassId, double GuidanceScale, int Steps, SamplerKind Sampler, long Seed,
+    GuidanceInterval? GuidanceInterval = null)
 {
     /// <summary>How this request reuses the transformer's work across steps (per row: requests with different
     /// settings share batches).</summary>
     public StepCacheSettings Cache { get; init; } = StepCacheSettings.Off;
 
     /// <summary>Requests with the same key can run in one sampling loop.</summary>
-    public (Sampler, int) BatchKey => (Sampler, Steps);
+    public (SamplerKind, int) BatchKey => (Sampler, Steps);
 }
-
-/// <summary>Samplers offered by the API (wire names: ddpm, ddim, dpmpp-2m).</summary>
-public enum Sampler { Ddpm, Ddim, DpmPP2M }
 
 /// <summary>A finished image, not yet encoded (callers pick the file format), with where its time went.</summary>
 public sealed record GeneratedImage(RawImage Image, string ModelFingerprint, TimeSpan QueueTime, TimeSpan GenerateTime, int BatchSize)

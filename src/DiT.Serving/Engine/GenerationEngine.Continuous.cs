@@ -1,7 +1,8 @@
 using System.Diagnostics;
-using DiT.Api.Telemetry;
+using DiT.Diffusion;
+using DiT.Serving.Telemetry;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
 /// Continuous (step-level) batching: one running batch per sampler and step count. Before each round of steps waiting
@@ -32,7 +33,7 @@ public sealed partial class GenerationEngine
     void RunContinuously(List<WorkItem> first)
     {
         var pipeline = _pipeline!;
-        var groups = new Dictionary<(Sampler, int), RunningGroup>();
+        var groups = new Dictionary<(SamplerKind, int), RunningGroup>();
         using var span = DiTTelemetry.Source.StartActivity("dit.batch", ActivityKind.Internal, default(ActivityContext),
             links: first.Select(i => new ActivityLink(i.Parent)));
         span?.SetTag("dit.batching", "continuous");

@@ -4,7 +4,7 @@ using DiT.Model.StepCaching;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
 /// DiT + guidance + sampler + decoder for one batch, synchronously on the engine thread. Row i draws all its
@@ -72,7 +72,7 @@ public sealed class DiTPipeline : IBatchPipeline
         try
         {
             var model = Guided(_model, classes, scales, _guidance, batch, caches, diffusion);
-            var settings = new SamplerSettings(KindOf(batch[0].Sampler), batch[0].Steps);
+            var settings = new SamplerSettings(batch[0].Sampler, batch[0].Steps);
             Tensor latents;
             using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
                 latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, diffusion);
@@ -81,8 +81,8 @@ public sealed class DiTPipeline : IBatchPipeline
         finally { foreach (var cache in caches) cache.Dispose(); }
     }
 
-    public IRunningBatch StartRunningBatch(Sampler sampler, int steps) =>
-        new RunningBatch(_model, _autoencoder, new DiT.Diffusion.Sampler(new SamplerSettings(KindOf(sampler), steps), Diffusion(_model.Config)),
+    public IRunningBatch StartRunningBatch(SamplerKind sampler, int steps) =>
+        new RunningBatch(_model, _autoencoder, new Sampler(new SamplerSettings(sampler, steps), Diffusion(_model.Config)),
             _guidance, _device, _dtype);
 
     /// <summary>The diffusion process the served model was trained with (DiT's defaults; learned sigma per its config).</summary>
@@ -105,14 +105,6 @@ public sealed class DiTPipeline : IBatchPipeline
         int channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];
         return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, width, height, channels)).ToArray();
     }
-
-    static SamplerKind KindOf(Sampler sampler) => sampler switch
-    {
-        Sampler.Ddpm => SamplerKind.Ddpm,
-        Sampler.Ddim => SamplerKind.Ddim,
-        Sampler.DpmPP2M => SamplerKind.DpmSolverPP2M,
-        _ => throw new ArgumentOutOfRangeException(nameof(sampler), sampler, "Unknown sampler."),
-    };
 
     public void Dispose()
     {

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
-using DiT.Api.Classes;
+using DiT.Serving.Classes;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>What /model shows about the loaded model, and what validation needs (classes, image size).
 /// <see cref="Source"/> is the checkpoint's full path, for the service itself; responses show <see cref="FileNameOf"/>.</summary>

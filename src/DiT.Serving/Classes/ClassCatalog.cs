@@ -1,6 +1,6 @@
 using DiT.Model.IO;
 
-namespace DiT.Api.Classes;
+namespace DiT.Serving.Classes;
 
 /// <summary>A class id with its names; the first name is the display name, the rest are synonyms.</summary>
 public sealed record ClassEntry(int Id, IReadOnlyList<string> Names);

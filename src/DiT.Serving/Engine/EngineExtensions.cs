@@ -1,7 +1,8 @@
-using DiT.Api.Options;
+using DiT.Serving.Options;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 public static class EngineExtensions
 {

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using DiT.Model.StepCaching;
 
-namespace DiT.Api.Options;
+namespace DiT.Serving.Options;
 
 /// <summary>The value must be a step cache setting in its wire form (off, fora:N, taylor:N, teacache:T).</summary>
 [AttributeUsage(AttributeTargets.Property)]

@@ -1,9 +1,9 @@
-using DiT.Api.Problems;
 using DiT.Model.Checkpoints;
 using DiT.Model.IO;
+using DiT.Serving.Startup;
 using Microsoft.Extensions.Options;
 
-namespace DiT.Api.Options;
+namespace DiT.Serving.Options;
 
 /// <summary>Fails start-up with a clear message when a configured model file is missing, not a regular file
 /// (a FIFO would block the loader forever), or unreadable.</summary>

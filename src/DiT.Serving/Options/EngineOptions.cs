@@ -1,26 +1,27 @@
 using System.ComponentModel.DataAnnotations;
 using DiT.Diffusion;
 
-namespace DiT.Api.Options;
+namespace DiT.Serving.Options;
 
-/// <summary>Sampling defaults, request limits and dynamic batching (section "Engine").</summary>
+/// <summary>Sampling defaults, request limits and dynamic batching (section "Engine"). The values here are appsettings.json's,
+/// so the service and the CLI's in-process engine start alike (DefaultSettingsTests keeps the two equal).</summary>
 public sealed class EngineOptions : IValidatableObject
 {
     public const string Section = "Engine";
 
     /// <summary>Sampler used when a request names none: ddpm, ddim or dpmpp-2m.</summary>
     [Required, RegularExpression("^(?i)(ddpm|ddim|dpmpp-2m)$", ErrorMessage = "Engine:DefaultSampler must be ddpm, ddim or dpmpp-2m.")]
-    public string DefaultSampler { get; set; } = "ddim";
+    public string DefaultSampler { get; set; } = "dpmpp-2m";
 
-    [Range(1, 1000)] public int DefaultSteps { get; set; } = 50;
+    [Range(1, 1000)] public int DefaultSteps { get; set; } = 20;
     [Range(1, 1000)] public int MaxSteps { get; set; } = 1000;
 
-    [Range(1.0, 100.0)] public double DefaultGuidanceScale { get; set; } = 4.0;
+    [Range(1.0, 100.0)] public double DefaultGuidanceScale { get; set; } = 2.0;
     [Range(1.0, 100.0)] public double MaxGuidanceScale { get; set; } = 20.0;
 
-    /// <summary>Guidance interval "LOW-HIGH" in noise level sigma (e.g. "0.3-5") for guided requests that give none;
-    /// empty: guidance at every step. A request opts out with "guidanceInterval": [].</summary>
-    public string DefaultGuidanceInterval { get; set; } = "";
+    /// <summary>Guidance interval "LOW-HIGH" in noise level sigma for guided requests that give none; empty: guidance at
+    /// every step. A request opts out with "guidanceInterval": [].</summary>
+    public string DefaultGuidanceInterval { get; set; } = "0.3-5";
 
     /// <summary><see cref="DefaultGuidanceInterval"/> parsed; null when empty.</summary>
     public GuidanceInterval? DefaultInterval => GuidanceInterval.TryParse(DefaultGuidanceInterval);
@@ -31,6 +32,9 @@ public sealed class EngineOptions : IValidatableObject
     /// <summary>"reference" guides channels [:3] as DiT's forward_with_cfg (reproduces sample.py), "all-channels" every epsilon channel.</summary>
     [Required, RegularExpression("^(?i)(reference|all-channels)$", ErrorMessage = "Engine:GuidanceMode must be reference or all-channels.")]
     public string GuidanceMode { get; set; } = "reference";
+
+    /// <summary><see cref="GuidanceMode"/> parsed (validated at start).</summary>
+    public DiT.Diffusion.GuidanceMode Guidance => GuidanceModeNames.ByName[GuidanceMode];
 
     /// <summary>"continuous": requests join a running batch at its next denoising step and leave as soon as they are done
     /// (one running batch per sampler and step count); "whole": a batch is formed, sampled to the end, then the next.</summary>

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>One queued request: its completion, cancellation and progress hooks.</summary>
 sealed class WorkItem(GenerationRequest request, IProgress<SamplingProgress>? progress, ActivityContext parent)

@@ -1,6 +1,4 @@
-using DiT.Api.Problems;
-
-namespace DiT.Api.Startup;
+namespace DiT.Serving.Startup;
 
 /// <summary>A configured file that cannot be served: the message names the setting, the file and what is wrong, on one line.</summary>
 public sealed class SettingException(string setting, string path, Exception inner)

@@ -1,4 +1,4 @@
-namespace DiT.Api.Startup;
+namespace DiT.Serving.Startup;
 
 /// <summary>
 /// <c>DIT_DEBUG=1</c> (or <c>true</c>) in the environment: a start-up failure prints the whole exception instead of one

@@ -1,17 +1,17 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using DiT.Api.Classes;
-using DiT.Api.Options;
 using DiT.Diffusion;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Model.IO;
-using DiT.Api.Startup;
+using DiT.Serving.Classes;
+using DiT.Serving.Options;
+using DiT.Serving.Startup;
 using Microsoft.Extensions.Options;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>Builds the served pipeline from the Model and Engine options (on the engine thread). A file that cannot be
 /// served fails with a <see cref="SettingException"/> naming the setting, the file and what is wrong.</summary>
@@ -29,8 +29,7 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
             backends.cuda.matmul.allow_tf32 = options.AllowTf32;
             backends.cudnn.allow_tf32 = options.AllowTf32;
         }
-        var guidance = engineOptions.Value.GuidanceMode.Equals("all-channels", StringComparison.OrdinalIgnoreCase)
-            ? GuidanceMode.AllChannels : GuidanceMode.Reference;
+        var guidance = engineOptions.Value.Guidance;
 
         DiTModel model;
         string name, source, fingerprint;

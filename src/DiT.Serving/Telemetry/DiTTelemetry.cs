@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace DiT.Api.Telemetry;
+namespace DiT.Serving.Telemetry;
 
 /// <summary>The service's own ActivitySource and Meter; every span and instrument name lives here.</summary>
 public sealed class DiTTelemetry

@@ -3,9 +3,8 @@ using DiT.Model;
 using DiT.Model.StepCaching;
 using TorchSharp;
 using static TorchSharp.torch;
-using StepSampler = DiT.Diffusion.Sampler;
 
-namespace DiT.Api.Engine;
+namespace DiT.Serving.Engine;
 
 /// <summary>
 /// Continuous batching's tensors for one sampler and step count: the trajectory x (one row per request, each at its
@@ -19,7 +18,7 @@ sealed class RunningBatch : IRunningBatch
 {
     readonly DiTModel _model;
     readonly IAutoencoder _autoencoder;
-    readonly StepSampler _sampler;
+    readonly Sampler _sampler;
     readonly GuidanceMode _guidance;
     readonly Device _device;
     readonly ScalarType _dtype, _trajectoryDtype;
@@ -34,7 +33,7 @@ sealed class RunningBatch : IRunningBatch
         public int Step { get; set; }
     }
 
-    public RunningBatch(DiTModel model, IAutoencoder autoencoder, StepSampler sampler, GuidanceMode guidance, Device device, ScalarType dtype)
+    public RunningBatch(DiTModel model, IAutoencoder autoencoder, Sampler sampler, GuidanceMode guidance, Device device, ScalarType dtype)
     {
         (_model, _autoencoder, _sampler, _guidance, _device, _dtype) = (model, autoencoder, sampler, guidance, device, dtype);
         _trajectoryDtype = dtype is ScalarType.Float16 or ScalarType.BFloat16 ? ScalarType.Float32 : dtype;
