@@ -10,11 +10,15 @@ public static class GenerationsExtensions
     {
         services.AddOptions<GenerationsOptions>().BindConfiguration(GenerationsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<GenerationJobStore>();
         services.AddSingleton<GenerationsValidator>();
+        services.AddSingleton<JobRendering>();
+        services.AddSingleton<JobEnds>();
+        // In memory (as before) unless a Redis is configured; both kinds are registered, one is used.
+        services.AddSingleton<GenerationJobStore>();
         services.AddSingleton<GenerationJobRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<GenerationJobRunner>());
         services.AddHostedService<ExpiredJobSweeper>();
+        services.AddSingleton<IGenerationJobs, InProcessGenerationJobs>();
         services.ConfigureSwaggerGen(o => o.DocumentFilter<GenerationsOpenApi>());
         return services;
     }
