@@ -80,14 +80,19 @@ public sealed partial class RedisJobWorker(RedisJobConnection redis, JobRenderin
         while (true)
         {
             stopping.ThrowIfCancellationRequested();
-            if (!_abandoned && engine.IsReady && HasRoom)
+            if (!engine.IsReady) // starting up (as PromotionFanOut waits for the model): no work can be taken yet
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), time, stopping);
+                continue;
+            }
+            if (!_abandoned && HasRoom)
             {
                 (StreamEntry Entry, bool Claimed)? taken = null;
                 try { taken = await NextEntryAsync(); }
                 catch (Exception e) when (e is RedisException or TimeoutException or JobStoreUnavailableException) { LogTakeFailed(e); }
-                if (taken is var (entry, claimed))
+                if (taken is { } next)
                 {
-                    Launch(entry, claimed, stopping);
+                    Launch(next.Item1, next.Item2, stopping);
                     continue;
                 }
             }
@@ -102,13 +107,15 @@ public sealed partial class RedisJobWorker(RedisJobConnection redis, JobRenderin
         await SetUpAsync(db);
         var claimed = await db.StreamAutoClaimAsync(Keys.Stream, RedisJobKeys.Group, Name, (long)_options.ClaimTimeout.TotalMilliseconds, _cursor, 1);
         _cursor = claimed.NextStartId; // "0-0" once the whole pending list was scanned
-        if (claimed.ClaimedEntries.FirstOrDefault(e => !e.IsNull) is { IsNull: false } lapsed)
+        foreach (var lapsed in claimed.ClaimedEntries.Where(IsJob))
         {
             telemetry.JobClaims.Add(1);
             return (lapsed, true);
         }
         var read = await db.StreamReadGroupAsync(Keys.Stream, RedisJobKeys.Group, Name, StreamPosition.NewMessages, 1);
-        return read.Length > 0 ? (read[0], false) : null;
+        return read.Where(IsJob).Select(e => ((StreamEntry, bool)?)(e, false)).FirstOrDefault();
+
+        static bool IsJob(StreamEntry e) => !e.IsNull && e["id"].HasValue;
     }
 
     async Task SetUpAsync(IDatabase db)
@@ -328,8 +335,8 @@ public sealed partial class RedisJobWorker(RedisJobConnection redis, JobRenderin
 
     public override void Dispose()
     {
-        _disposing.Cancel();
-        _disposing.Dispose();
+        try { _disposing.Cancel(); } // (disposed once per registration: as the singleton and as the hosted service)
+        catch (ObjectDisposedException) { }
         base.Dispose();
     }
 
