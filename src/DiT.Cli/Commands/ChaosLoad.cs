@@ -133,7 +133,7 @@ static class ChaosLoad
 
     static async Task ReadyAsync(HttpClient http, int port)
     {
-        for (var waited = Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromMinutes(2); await Task.Delay(250))
+        for (var waited = Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromMinutes(5); await Task.Delay(250))
         {
             try
             {
@@ -141,7 +141,7 @@ static class ChaosLoad
             }
             catch (HttpRequestException) { }
         }
-        throw new IOException($"The replica on port {port} did not become ready within 2 minutes.");
+        throw new IOException($"The replica on port {port} did not become ready within 5 minutes.");
     }
 
     static int FreePort()
