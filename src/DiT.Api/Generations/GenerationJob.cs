@@ -4,8 +4,8 @@ namespace DiT.Api.Generations;
 
 public enum JobStatus { Queued, Running, Succeeded, Failed, Cancelled }
 
-/// <summary>A finished image of a job, kept in memory until the job expires (the file only, not the engine's pixels).</summary>
-public sealed record JobImage(int Index, long Seed, byte[] Bytes, string ContentType, int Width, int Height, string ModelFingerprint, bool CacheHit);
+/// <summary>A finished image of a job: what GET shows of it. Its file (<see cref="Length"/> bytes) is kept apart, until the job expires.</summary>
+public sealed record JobImage(int Index, long Seed, int Length, string ContentType, int Width, int Height, string ModelFingerprint, bool CacheHit);
 
 /// <summary>Why a job failed, in words safe to show a client.</summary>
 public sealed record GenerationError(string Title, string Detail);
@@ -33,6 +33,7 @@ public sealed class GenerationJob
     TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly int[] _steps;
     readonly JobImage?[] _images;
+    readonly byte[]?[] _files;
     readonly TimeSpan _retention;
     JobStatus _status = JobStatus.Queued;
     DateTimeOffset? _startedAt, _finishedAt;
@@ -46,6 +47,7 @@ public sealed class GenerationJob
         (Id, Spec, Body, IdempotencyKey, ReservedBytes, CreatedAt, _retention) = (id, spec, body, idempotencyKey, reservedBytes, createdAt, retention);
         _steps = new int[spec.Count];
         _images = new JobImage?[spec.Count];
+        _files = new byte[]?[spec.Count];
     }
 
     public string Id { get; }
@@ -111,19 +113,20 @@ public sealed class GenerationJob
         }
     }
 
-    public void AddImage(JobImage image)
+    public void AddImage(JobImage image, byte[] file)
     {
         lock (_lock)
         {
             _images[image.Index] = image;
+            _files[image.Index] = file;
             _steps[image.Index] = Spec.Request.Steps; // a cached image took no steps, but it is done
             Changed();
         }
     }
 
-    public JobImage? Image(int index)
+    public (JobImage Image, byte[] File)? Image(int index)
     {
-        lock (_lock) return _images[index];
+        lock (_lock) return _images[index] is { } image ? (image, _files[index]!) : null;
     }
 
     /// <summary>Running (or queued) -> an end state; false if it had already ended.</summary>

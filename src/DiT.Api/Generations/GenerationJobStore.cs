@@ -4,8 +4,6 @@ using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generations;
 
-public enum AddOutcome { Added, Replayed, KeyReused, Full }
-
 /// <summary>
 /// The jobs in memory, bounded by Generations:MaxJobs and MaxStoredBytes (each job reserves its images' size at submit,
 /// see <see cref="ReservationFor"/>, so the bound holds before any image exists). A job is deleted Generations:Retention after it ends (reads never

@@ -31,7 +31,7 @@ public sealed record GenerationView(string Id, string Status, GenerationRequestV
                 spec.Count, spec.Output.Name, spec.Output.Quality),
             new GenerationProgressView(job.Images.Count, spec.Count, job.StepsDone, spec.TotalSteps),
             [.. job.Images.Select(i => new GenerationImageView(i.Index, i.Seed, GenerationsApi.ImageUrl(job.Id, i.Index), i.Width,
-                i.Height, i.ContentType, i.Bytes.Length, i.CacheHit))],
+                i.Height, i.ContentType, i.Length, i.CacheHit))],
             job.Error,
             spec.Webhook is null ? null : GenerationWebhookView.Of(spec.Webhook, job.Webhook),
             job.CreatedAt, job.StartedAt, job.FinishedAt, job.ExpiresAt,

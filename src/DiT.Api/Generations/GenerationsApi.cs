@@ -27,7 +27,9 @@ public static class GenerationsApi
     public static IEndpointRouteBuilder MapGenerationsApi(this IEndpointRouteBuilder app)
     {
         var jobs = app.MapGroup("/generations").WithTags("Generations")
-            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .AddEndpointFilter(StoreUnavailable)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         jobs.MapPost("", Submit).WithName("SubmitGeneration").RequireRateLimiting(RateLimitPolicies.Submit)
             .WithSummary("Start a job of n images (202 + the job)")
@@ -81,11 +83,24 @@ public static class GenerationsApi
         return app;
     }
 
+    /// <summary>The shared job store (Redis) cannot be reached: 503 with Retry-After, not a 500.</summary>
+    static async ValueTask<object?> StoreUnavailable(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try { return await next(context); }
+        catch (JobStoreUnavailableException)
+        {
+            var seconds = context.HttpContext.RequestServices.GetRequiredService<IOptions<EngineOptions>>().Value.RetryAfterSeconds;
+            context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            return TypedResults.Problem(title: "Job store unavailable", statusCode: StatusCodes.Status503ServiceUnavailable,
+                detail: "The shared generation job store (Redis) cannot be reached; retry after the Retry-After delay. POST /generate still works.");
+        }
+    }
+
     /// <summary>Data of a <c>progress</c> event.</summary>
     public sealed record GenerationProgressEvent(string Status, int ImagesDone, int Images, int StepsDone, int TotalSteps);
 
     static async Task<Results<Created<GenerationView>, Ok<GenerationView>, Accepted<GenerationView>, ValidationProblem, ProblemHttpResult>> Submit(
-        HttpContext http, IImageGenerator engine, GenerationsValidator validator, GenerationJobStore store, GenerationJobRunner runner,
+        HttpContext http, IImageGenerator engine, GenerationsValidator validator, IGenerationJobs jobs,
         IOptions<GenerationsOptions> options, IOptions<EngineOptions> engineOptions, DiTTelemetry telemetry, CancellationToken ct)
     {
         if (engine.Model is not { } model) return ProblemResults.NotReady();
@@ -98,51 +113,67 @@ public static class GenerationsApi
         var spec = validator.Validate(body!, model, errors);
         if (spec is null || errors.Count > 0) return TypedResults.ValidationProblem(errors, title: invalid);
 
-        var (outcome, job) = store.Add(spec, body!, key, GenerationJobStore.ReservationFor(model, spec.Count));
+        var (outcome, job) = await jobs.SubmitAsync(spec, body!, key, GenerationJobStore.ReservationFor(model, spec.Count), ct);
         switch (outcome)
         {
-            case AddOutcome.Full:
+            case AddOutcome.Full or AddOutcome.QueueFull:
                 telemetry.Generations.Add(1, new KeyValuePair<string, object?>("status", "rejected"));
                 http.Response.Headers.RetryAfter = engineOptions.Value.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-                return TypedResults.Problem(title: "Job store full", statusCode: StatusCodes.Status503ServiceUnavailable,
-                    detail: "This replica holds as many generation jobs (or image bytes) as it may; retry after the Retry-After delay.");
+                return outcome == AddOutcome.Full
+                    ? TypedResults.Problem(title: "Job store full", statusCode: StatusCodes.Status503ServiceUnavailable,
+                        detail: "This replica holds as many generation jobs (or image bytes) as it may; retry after the Retry-After delay.")
+                    : TypedResults.Problem(title: "Job queue full", statusCode: StatusCodes.Status503ServiceUnavailable,
+                        detail: "The service has as many generation jobs waiting or running as it may (Generations:MaxQueuedJobs); retry after the Retry-After delay.");
             case AddOutcome.KeyReused:
                 return TypedResults.Problem(title: "Idempotency-Key reused with another body", statusCode: StatusCodes.Status422UnprocessableEntity,
                     detail: $"This Idempotency-Key already made job {job!.Id} from a different body; send a new key for a new request.");
-            case AddOutcome.Added:
-                runner.Enqueue(job!);
-                break;
         }
 
+        var snapshot = job!;
         if (wait is { } w)
         {
-            try { await job!.Ended.WaitAsync(w, ct); }
-            catch (TimeoutException) { } // not done yet: 202, the client follows the links
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            waiting.CancelAfter(w);
+            try { snapshot = await UntilEndedAsync(jobs, snapshot, waiting.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { } // not done yet: 202, the client follows the links
             http.Response.Headers[RequestHeaders.PreferenceApplied] = $"wait={w.TotalSeconds:F0}";
         }
-        var view = GenerationView.Of(job!.Snapshot());
-        var url = JobUrl(job.Id);
+        var view = GenerationView.Of(snapshot);
+        var url = JobUrl(snapshot.Id);
         if (outcome == AddOutcome.Replayed)
         {
             http.Response.Headers.Location = url;
             http.Response.Headers["Idempotent-Replayed"] = "true";
             return TypedResults.Ok(view);
         }
-        return wait is not null && job.Ended.IsCompleted ? TypedResults.Created(url, view) : TypedResults.Accepted(url, view);
+        return wait is not null && snapshot.IsEnded ? TypedResults.Created(url, view) : TypedResults.Accepted(url, view);
     }
 
-    static Results<Ok<GenerationView>, ProblemHttpResult> GetJob(string id, GenerationJobStore store) =>
-        Find(id, store, out var problem) is { } job ? TypedResults.Ok(GenerationView.Of(job.Snapshot())) : problem!;
-
-    static Results<FileContentHttpResult, ProblemHttpResult> GetImage(HttpContext http, string id, string k, GenerationJobStore store)
+    /// <summary>The job once it has ended (the latest state seen when <paramref name="ct"/> fires first, which throws).</summary>
+    static async Task<JobSnapshot> UntilEndedAsync(IGenerationJobs jobs, JobSnapshot snapshot, CancellationToken ct)
     {
-        if (Find(id, store, out var problem) is not { } job) return problem!;
+        while (!snapshot.IsEnded)
+            snapshot = await jobs.NextAsync(snapshot.Id, snapshot.Version, ct) ?? snapshot;
+        return snapshot;
+    }
+
+    static async Task<Results<Ok<GenerationView>, ProblemHttpResult>> GetJob(string id, IGenerationJobs jobs, CancellationToken ct)
+    {
+        var (job, problem) = await FindAsync(id, jobs, ct);
+        return job is not null ? TypedResults.Ok(GenerationView.Of(job)) : problem ?? NotFound(id);
+    }
+
+    static async Task<Results<FileContentHttpResult, ProblemHttpResult>> GetImage(HttpContext http, string id, string k, IGenerationJobs jobs,
+        CancellationToken ct)
+    {
+        var (job, problem) = await FindAsync(id, jobs, ct);
+        if (job is null) return problem ?? NotFound(id);
         int count = job.Spec.Count;
         if (!int.TryParse(k, NumberStyles.None, CultureInfo.InvariantCulture, out var index) || index >= count)
             return Invalid("k", $"k must be an image index of this job, 0..{count - 1}.");
-        if (job.Image(index) is not { } image)
+        if (await jobs.ImageAsync(id, index, ct) is not var (image, file))
         {
-            var status = job.Snapshot().Status;
+            var status = (await jobs.GetAsync(id, ct))?.Status ?? job.Status;
             return status is JobStatus.Queued or JobStatus.Running
                 ? TypedResults.Problem(title: "Image not ready", statusCode: StatusCodes.Status409Conflict,
                     detail: $"Image {index} of job {id} is not done yet; follow {JobUrl(id)}/events or GET {JobUrl(id)}.")
@@ -153,22 +184,25 @@ public static class GenerationsApi
         headers["X-Seed"] = image.Seed.ToString(CultureInfo.InvariantCulture);
         headers["X-Cache"] = image.CacheHit ? "hit" : "miss";
         headers["X-Model-Fingerprint"] = image.ModelFingerprint;
-        return TypedResults.File(image.Bytes, image.ContentType);
+        return TypedResults.File(file, image.ContentType);
     }
 
-    static Results<ServerSentEventsResult<string>, ProblemHttpResult> StreamEvents(string id, GenerationJobStore store, CancellationToken ct) =>
-        Find(id, store, out var problem) is { } job ? TypedResults.ServerSentEvents(Events(job, ct)) : problem!;
-
-    static async IAsyncEnumerable<SseItem<string>> Events(GenerationJob job, [EnumeratorCancellation] CancellationToken ct)
+    static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> StreamEvents(string id, IGenerationJobs jobs, CancellationToken ct)
     {
-        var snapshot = job.Snapshot();
+        var (job, problem) = await FindAsync(id, jobs, ct);
+        return job is not null ? TypedResults.ServerSentEvents(Events(jobs, job, ct)) : problem ?? NotFound(id);
+    }
+
+    static async IAsyncEnumerable<SseItem<string>> Events(IGenerationJobs jobs, JobSnapshot snapshot, [EnumeratorCancellation] CancellationToken ct)
+    {
         yield return Event("job", GenerationView.Of(snapshot));
         var sent = snapshot.Images.Select(i => i.Index).ToHashSet();
         var (steps, status) = (snapshot.StepsDone, snapshot.Status);
         while (!snapshot.IsEnded)
         {
-            await job.ChangedSince(snapshot.Version).WaitAsync(ct); // changes in between are merged: the latest state is sent
-            snapshot = job.Snapshot();
+            // Changes in between are merged: the latest state is sent. A job gone (expired) ends the stream.
+            if (await jobs.NextAsync(snapshot.Id, snapshot.Version, ct) is not { } next) yield break;
+            snapshot = next;
             if (!snapshot.IsEnded && (snapshot.StepsDone != steps || snapshot.Status != status))
             {
                 (steps, status) = (snapshot.StepsDone, snapshot.Status);
@@ -182,28 +216,28 @@ public static class GenerationsApi
 
     static SseItem<string> Event<T>(string type, T data) => new(JsonSerializer.Serialize(data, JsonSerializerOptions.Web), type);
 
-    static async Task<Results<Ok<GenerationView>, ProblemHttpResult>> CancelJob(string id, GenerationJobStore store, GenerationJobRunner runner,
-        CancellationToken ct)
+    static async Task<Results<Ok<GenerationView>, ProblemHttpResult>> CancelJob(string id, IGenerationJobs jobs, CancellationToken ct)
     {
-        if (Find(id, store, out var problem) is not { } job) return problem!;
-        if (runner.Cancel(job) == CancelOutcome.Cancelling) await job.Ended.WaitAsync(ct); // its images leave the engine at once
-        var view = GenerationView.Of(job.Snapshot());
+        var (before, problem) = await FindAsync(id, jobs, ct);
+        if (before is null) return problem ?? NotFound(id);
+        if (await jobs.CancelAsync(id, ct) is not { } job) return NotFound(id);
+        var view = GenerationView.Of(job);
         return view.Status == "cancelled" ? TypedResults.Ok(view)
             : TypedResults.Problem(title: "Job already ended", statusCode: StatusCodes.Status409Conflict,
                 detail: $"Job {id} has already ended ({view.Status}); there is nothing to cancel.");
     }
 
-    /// <summary>The job, or the problem to answer: 400 naming <c>id</c> for a malformed id, 404 for an unknown or expired one.</summary>
-    static GenerationJob? Find(string id, GenerationJobStore store, out ProblemHttpResult? problem)
+    /// <summary>The job, or the problem to answer: 400 naming <c>id</c> for a malformed id; (null, null) for an unknown or expired one (404).</summary>
+    static async Task<(JobSnapshot? Job, ProblemHttpResult? Problem)> FindAsync(string id, IGenerationJobs jobs, CancellationToken ct)
     {
-        problem = null;
         if (id.Length != 32 || !id.All(char.IsAsciiHexDigitLower))
-            problem = Invalid("id", "A job id is 32 lowercase hex digits, as returned by POST /generations.");
-        else if (store.Get(id) is { } job) return job;
-        else problem = TypedResults.Problem(title: "No such job", statusCode: StatusCodes.Status404NotFound,
-            detail: $"There is no generation job '{id}' (jobs are deleted Generations:Retention after they end).");
-        return null;
+            return (null, Invalid("id", "A job id is 32 lowercase hex digits, as returned by POST /generations."));
+        return (await jobs.GetAsync(id, ct), null);
     }
+
+    static ProblemHttpResult NotFound(string id) =>
+        TypedResults.Problem(title: "No such job", statusCode: StatusCodes.Status404NotFound,
+            detail: $"There is no generation job '{id}' (jobs are deleted Generations:Retention after they end).");
 
     /// <summary>A 400 ValidationProblem as a ProblemHttpResult, so handlers can keep one problem type in their union.</summary>
     static ProblemHttpResult Invalid(string field, string message) =>

@@ -2,8 +2,8 @@ using System.ComponentModel.DataAnnotations;
 
 namespace DiT.Api.Generations;
 
-/// <summary>Generation jobs (section "Generations"): how many images a job may ask for, how long results are kept, and
-/// the bounds of the in-memory store.</summary>
+/// <summary>Generation jobs (section "Generations"): how many images a job may ask for, how long results are kept, the
+/// bounds of the in-memory store, and the shared queue on Redis that makes every replica one service.</summary>
 public sealed class GenerationsOptions
 {
     public const string Section = "Generations";
@@ -28,4 +28,28 @@ public sealed class GenerationsOptions
 
     /// <summary>How often expired jobs are deleted (reads never return an expired job in between).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")] public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    // ---------------------------------------------------------------- shared jobs on Redis (docs/deployment.md)
+
+    /// <summary>StackExchange.Redis configuration of the shared job queue. Unset (null): Cache:RedisConnectionString;
+    /// empty (or both unset): jobs stay in this replica's memory.</summary>
+    public string? RedisConnectionString { get; set; }
+
+    /// <summary>Prefix of every key and channel of the shared queue; replicas with the same prefix share their jobs.</summary>
+    [Required, MinLength(1)] public string RedisKeyPrefix { get; set; } = "dit:generations";
+
+    /// <summary>Jobs waiting or running in the whole service (the stream's length); beyond it POST /generations answers 503.</summary>
+    [Range(1, 10_000_000)] public int MaxQueuedJobs { get; set; } = 1000;
+
+    /// <summary>A job whose replica has not renewed its claim for this long is taken by another replica and run again.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")] public TimeSpan ClaimTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Runs of a job that may fail (engine error, or its replica lost) before it ends failed.</summary>
+    [Range(1, 100)] public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Redis command timeout of the shared queue (images travel through it, so longer than the cache's).</summary>
+    [Range(50, 60_000)] public int RedisTimeoutMs { get; set; } = 5000;
+
+    /// <summary>How long a job that no replica finishes stays in Redis (its key's time to live before it ends).</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00")] public TimeSpan MaxJobAge { get; set; } = TimeSpan.FromDays(1);
 }

@@ -13,6 +13,7 @@ namespace DiT.Cli.Commands;
 ///   and to the job's end. --mode all: both, /generate's row first (its first image is its only one).
 /// Options: --url http://localhost:5000  --requests 32 (images per row)  --concurrency 8  --images 8  --steps 10
 ///          --sampler ddim  --guidance 4  --classes 10 (class ids cycle 0..classes-1)
+/// --chaos: replicas started here, killed and restarted while clients submit jobs; see <see cref="ChaosLoad"/>.
 /// Requests carry no seed, so the service's cache never answers them (every image is sampled). Start the service with
 /// RateLimits__Enabled=false: a load test is many requests from one client.
 /// </summary>
@@ -37,6 +38,7 @@ public sealed class LoadCommand : ICommand
 
     static async Task<int> RunAsync(CommandLine options)
     {
+        if (options.Has("chaos")) return await ChaosLoad.RunAsync(options);
         var url = new Uri(options.String("url") ?? "http://localhost:5000");
         var mode = options.String("mode") ?? "generate";
         if (mode is not ("generate" or "jobs" or "all")) throw new ArgumentException($"--mode must be generate, jobs or all (got '{mode}').");

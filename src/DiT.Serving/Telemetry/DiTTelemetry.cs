@@ -26,6 +26,10 @@ public sealed class DiTTelemetry
         Generations = meter.CreateCounter<long>("dit.generations", description: "Generation jobs by how they ended (succeeded, failed, cancelled) or were refused (rejected).");
         WebhookDeliveries = meter.CreateCounter<long>("dit.webhook.deliveries", description: "Webhook attempts by outcome (delivered, retried, failed, refused, dropped).");
         RateLimited = meter.CreateCounter<long>("dit.rate_limited", description: "Requests answered 429 by the per-client rate limiter, by policy.");
+        JobClaims = meter.CreateCounter<long>("dit.jobs.claims", description: "Shared jobs this replica took over from the queue's pending list (a replica lost, or a job handed back).");
+        JobRetries = meter.CreateCounter<long>("dit.jobs.retries", description: "Shared jobs handed back to the queue after a failed run, to be tried again.");
+        JobsDone = meter.CreateCounter<long>("dit.jobs.done", description: "Shared jobs this replica ended (tag replica), by status.");
+        JobsDiscarded = meter.CreateCounter<long>("dit.jobs.discarded", description: "Late results of shared jobs another replica had taken over, discarded.");
         _meter = meter;
     }
 
@@ -41,6 +45,18 @@ public sealed class DiTTelemetry
     public Counter<long> WebhookDeliveries { get; }
     public Counter<long> RateLimited { get; }
     public Counter<long> ModelPasses { get; }
+    public Counter<long> JobClaims { get; }
+    public Counter<long> JobRetries { get; }
+    public Counter<long> JobsDone { get; }
+    public Counter<long> JobsDiscarded { get; }
+
+    /// <summary>dit.jobs.stream.length (jobs waiting or running in the whole service: the autoscaling signal) and
+    /// dit.jobs.pending (jobs each replica has taken and not ended, tag consumer), as last read from Redis.</summary>
+    public void ObserveSharedQueue(Func<long> length, Func<IEnumerable<Measurement<long>>> pending)
+    {
+        _meter.CreateObservableGauge("dit.jobs.stream.length", length, description: "Generation jobs waiting or running in the shared queue (all replicas).");
+        _meter.CreateObservableGauge("dit.jobs.pending", pending, description: "Shared generation jobs taken by each replica and not yet ended.");
+    }
 
     /// <summary>Adds one image's passes to dit.model.passes (kind = full, cached).</summary>
     public void CountModelPasses(DiT.Model.StepCaching.ModelPasses passes)
