@@ -10,7 +10,7 @@ public sealed class EngineOptions : IValidatableObject
     public const string Section = "Engine";
 
     /// <summary>Sampler used when a request names none: ddpm, ddim or dpmpp-2m.</summary>
-    [Required, RegularExpression("^(?i)(ddpm|ddim|dpmpp-2m)$", ErrorMessage = "Engine:DefaultSampler must be ddpm, ddim or dpmpp-2m.")]
+    [Required, SamplerName]
     public string DefaultSampler { get; set; } = "dpmpp-2m";
 
     [Range(1, 1000)] public int DefaultSteps { get; set; } = 20;
@@ -30,11 +30,13 @@ public sealed class EngineOptions : IValidatableObject
     [Required, StepCacheSetting] public string DefaultCache { get; set; } = "off";
 
     /// <summary>"reference" guides channels [:3] as DiT's forward_with_cfg (reproduces sample.py), "all-channels" every epsilon channel.</summary>
-    [Required, RegularExpression("^(?i)(reference|all-channels)$", ErrorMessage = "Engine:GuidanceMode must be reference or all-channels.")]
+    [Required, GuidanceModeName]
     public string GuidanceMode { get; set; } = "reference";
 
-    /// <summary><see cref="GuidanceMode"/> parsed (validated at start).</summary>
-    public DiT.Diffusion.GuidanceMode Guidance => GuidanceModeNames.ByName[GuidanceMode];
+    /// <summary><see cref="GuidanceMode"/> parsed. Validation reads every property, so an unknown name must not throw here:
+    /// it reads as Reference (validation then refuses it, with its own message).</summary>
+    public DiT.Diffusion.GuidanceMode Guidance =>
+        GuidanceModeNames.ByName.TryGetValue(GuidanceMode ?? "", out var mode) ? mode : DiT.Diffusion.GuidanceMode.Reference;
 
     /// <summary>"continuous": requests join a running batch at its next denoising step and leave as soon as they are done
     /// (one running batch per sampler and step count); "whole": a batch is formed, sampled to the end, then the next.</summary>

@@ -1,0 +1,15 @@
+using System.ComponentModel.DataAnnotations;
+using DiT.Diffusion;
+
+namespace DiT.Serving.Options;
+
+/// <summary>The value must be a guidance mode's wire name (<see cref="GuidanceModeNames"/>).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class GuidanceModeNameAttribute : ValidationAttribute
+{
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
+        value is null || (value is string text && GuidanceModeNames.ByName.ContainsKey(text))
+            ? ValidationResult.Success
+            : new ValidationResult($"Engine:{validationContext.MemberName} must be {WireNames.OneOf(GuidanceModeNames.ByName.Keys)}.",
+                [validationContext.MemberName!]); // named, as the regular expression it replaces named it in start-up errors
+}
