@@ -68,7 +68,7 @@ public static class ClassifierFreeGuidance
             var rows = tensor(guidedRows, ScalarType.Int64, x.device);
             var xAll = cat([x, x.index_select(0, rows)], 0);                                      // (N + G, C, H, W)
             var tAll = cat([t, t.index_select(0, rows)], 0);                                      // (N + G)
-            var yAll = cat([classes.to(x.device), full([guidedRows.Length], nullClass, ScalarType.Int64, x.device)], 0);
+            var yAll = cat([classes.to(x.device), KeptScalars.Full([guidedRows.Length], nullClass, ScalarType.Int64, x.device)], 0);
             var output = model(xAll, tAll, yAll, layout);                                         // (N + G, C', H, W)
             long n = x.shape[0];
             var cond = output.narrow(0, 0, n);                                                    // (N, C', H, W)
@@ -77,7 +77,7 @@ public static class ClassifierFreeGuidance
             var s = GaussianDiffusion.RowTensor(hostScales, x).to(output.dtype);                  // (N, 1, 1, 1)
             var condEps = cond.narrow(1, 0, guidedChannels);
             var uncondEps = uncond.narrow(1, 0, guidedChannels);
-            var guided = uncondEps + s * (condEps - uncondEps);                                   // (N, g, H, W)
+            var guided = uncondEps.Plus(s * (condEps - uncondEps));                                   // (N, g, H, W)
             var mask = new float[n];
             foreach (var row in guidedRows) mask[row] = 1;
             var isGuided = GaussianDiffusion.RowTensor(mask, x).to(ScalarType.Bool);

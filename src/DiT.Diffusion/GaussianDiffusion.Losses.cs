@@ -26,14 +26,14 @@ public sealed partial class GaussianDiffusion
         var xT = QSample(xStart, t, noise);
         var output = model(xT, ModelTimesteps(t));
         var (eps, v) = SplitOutput(output, xStart);
-        var mse = MeanFlat((noise - eps).pow(2));
+        var mse = MeanFlat((noise - eps).Pow(2));
         Tensor? vb = null;
         if (v is not null)
         {
             var frozen = cat([eps.detach(), v], 1);
             vb = VbTermsBpd(frozen, xStart, xT, idx, t);
         }
-        var loss = vb is null ? mse : mse + vb;
+        var loss = vb is null ? mse : mse.Plus(vb);
         return new LossTerms(loss.MoveToOuterDisposeScope(), mse.MoveToOuterDisposeScope(), vb?.MoveToOuterDisposeScope());
     }
 
@@ -42,8 +42,8 @@ public sealed partial class GaussianDiffusion
     {
         var (trueMean, _, trueLogVariance) = Posterior(xStart, xT, idx);
         var p = PMeanVarianceFromOutput(modelOutput, xT, t, clipDenoised: false);
-        var kl = MeanFlat(GaussianMath.NormalKl(trueMean, trueLogVariance, p.Mean, p.LogVariance)) / Math.Log(2.0);
-        var nll = -MeanFlat(GaussianMath.DiscretizedGaussianLogLikelihood(xStart, p.Mean, 0.5 * p.LogVariance)) / Math.Log(2.0);
+        var kl = MeanFlat(GaussianMath.NormalKl(trueMean, trueLogVariance, p.Mean, p.LogVariance)).DividedBy(Math.Log(2.0));
+        var nll = (-MeanFlat(GaussianMath.DiscretizedGaussianLogLikelihood(xStart, p.Mean, p.LogVariance.Times(0.5)))).DividedBy(Math.Log(2.0));
         var first = tensor(idx.Select(i => i == 0).ToArray(), device: xStart.device);
         return where(first, nll, kl);
     }
@@ -55,22 +55,22 @@ public sealed partial class GaussianDiffusion
 public static class GaussianMath
 {
     public static Tensor NormalKl(Tensor mean1, Tensor logVar1, Tensor mean2, Tensor logVar2) =>
-        0.5 * (-1.0 + logVar2 - logVar1 + (logVar1 - logVar2).exp() + (mean1 - mean2).pow(2) * (-logVar2).exp());
+        logVar2.Plus(-1.0).sub(logVar1).Plus((logVar1 - logVar2).exp()).Plus((mean1 - mean2).Pow(2) * (-logVar2).exp()).Times(0.5);
 
     /// <summary>tanh approximation of the standard normal CDF.</summary>
     public static Tensor ApproxStandardNormalCdf(Tensor x) =>
-        0.5 * (1.0 + (Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x.pow(3))).tanh());
+        x.Plus(x.Pow(3).Times(0.044715)).Times(Math.Sqrt(2.0 / Math.PI)).tanh().Plus(1.0).Times(0.5);
 
     /// <summary>log-likelihood (nats) of data in [-1, 1] quantised to 256 levels (bins of 2/255), with open edge bins.</summary>
     public static Tensor DiscretizedGaussianLogLikelihood(Tensor x, Tensor means, Tensor logScales)
     {
         var centered = x - means;
         var invStdv = (-logScales).exp();
-        var cdfPlus = ApproxStandardNormalCdf(invStdv * (centered + 1.0 / 255.0));
-        var cdfMin = ApproxStandardNormalCdf(invStdv * (centered - 1.0 / 255.0));
-        var logCdfPlus = cdfPlus.clamp(min: 1e-12).log();
-        var logOneMinusCdfMin = (1.0 - cdfMin).clamp(min: 1e-12).log();
-        var logCdfDelta = (cdfPlus - cdfMin).clamp(min: 1e-12).log();
-        return where(x < -0.999, logCdfPlus, where(x > 0.999, logOneMinusCdfMin, logCdfDelta));
+        var cdfPlus = ApproxStandardNormalCdf(invStdv * centered.Plus(1.0 / 255.0));
+        var cdfMin = ApproxStandardNormalCdf(invStdv * centered.Minus(1.0 / 255.0));
+        var logCdfPlus = cdfPlus.ClampedBelow(1e-12).log();
+        var logOneMinusCdfMin = cdfMin.SubtractedFrom(1.0).ClampedBelow(1e-12).log();
+        var logCdfDelta = (cdfPlus - cdfMin).ClampedBelow(1e-12).log();
+        return where(x.LessThan(-0.999), logCdfPlus, where(x.GreaterThan(0.999), logOneMinusCdfMin, logCdfDelta));
     }
 }

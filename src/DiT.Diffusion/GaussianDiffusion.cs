@@ -103,7 +103,7 @@ public sealed partial class GaussianDiffusion
         CheckSameShape(xStart, noise, "noise");
         var idx = Indices(t, xStart);
         using var scope = NewDisposeScope();
-        return (Coef(SqrtAlphasCumprod, idx, xStart) * xStart + Coef(SqrtOneMinusAlphasCumprod, idx, xStart) * noise)
+        return (Coef(SqrtAlphasCumprod, idx, xStart) * xStart).Plus(Coef(SqrtOneMinusAlphasCumprod, idx, xStart) * noise)
             .MoveToOuterDisposeScope();
     }
 
@@ -129,7 +129,7 @@ public sealed partial class GaussianDiffusion
     }
 
     (Tensor Mean, Tensor Variance, Tensor LogVariance) Posterior(Tensor xStart, Tensor xT, long[] idx) => (
-        Coef(PosteriorMeanCoef1, idx, xT) * xStart + Coef(PosteriorMeanCoef2, idx, xT) * xT,
+        (Coef(PosteriorMeanCoef1, idx, xT) * xStart).Plus(Coef(PosteriorMeanCoef2, idx, xT) * xT),
         Coef(PosteriorVariance, idx, xT).expand(xT.shape).contiguous(),
         Coef(PosteriorLogVarianceClipped, idx, xT).expand(xT.shape).contiguous());
 
@@ -164,8 +164,8 @@ public sealed partial class GaussianDiffusion
             // LEARNED_RANGE: v in [-1, 1] interpolates log beta and the clipped posterior log variance (v is not clamped).
             var minLog = Coef(PosteriorLogVarianceClipped, idx, x);
             var maxLog = Coef(_logBetas, idx, x);
-            var frac = (v + 1) / 2;
-            logVariance = frac * maxLog + (1 - frac) * minLog;
+            var frac = v.Plus(1).DividedBy(2);
+            logVariance = (frac * maxLog).Plus(frac.SubtractedFrom(1) * minLog);
             variance = logVariance.exp();
         }
         else
@@ -188,7 +188,7 @@ public sealed partial class GaussianDiffusion
         using var scope = NewDisposeScope();
         var p = PMeanVariance(model, x, t, clipDenoised);
         var nonzero = RowTensor(idx.Select(i => i != 0 ? 1f : 0f).ToArray(), x);
-        var sample = p.Mean + nonzero * (0.5 * p.LogVariance).exp() * noise;
+        var sample = p.Mean.Plus(nonzero * p.LogVariance.Times(0.5).exp() * noise);
         return new StepResult(sample.MoveToOuterDisposeScope(), p.PredXStart.MoveToOuterDisposeScope());
     }
 
@@ -216,8 +216,8 @@ public sealed partial class GaussianDiffusion
             epsCoef[r] = MathF.Sqrt(1 - abarPrev - sigma * sigma);
             noiseCoef[r] = idx[r] != 0 ? sigma : 0f;
         }
-        var sample = predXStart * RowTensor(xCoef, x) + RowTensor(epsCoef, x) * eps;
-        if (noise is not null && noiseCoef.Any(c => c != 0)) sample = sample + RowTensor(noiseCoef, x) * noise;
+        var sample = (predXStart * RowTensor(xCoef, x)).Plus(RowTensor(epsCoef, x) * eps);
+        if (noise is not null && noiseCoef.Any(c => c != 0)) sample = sample.Plus(RowTensor(noiseCoef, x) * noise);
         return new StepResult(sample.MoveToOuterDisposeScope(), predXStart.MoveToOuterDisposeScope());
     }
 
@@ -239,8 +239,8 @@ public sealed partial class GaussianDiffusion
         var c = idx.Select(i => DpmSolver.Coefficients(i, previousPredXStart is not null)).ToArray();
         var data = predXStart * RowTensor(c.Select(k => (float)k.Current).ToArray(), x);
         if (previousPredXStart is not null && c.Any(k => k.Previous != 0))
-            data = data + previousPredXStart * RowTensor(c.Select(k => (float)k.Previous).ToArray(), x);
-        var sample = RowTensor(c.Select(k => (float)k.X).ToArray(), x) * x + RowTensor(c.Select(k => (float)k.Data).ToArray(), x) * data;
+            data = data.Plus(previousPredXStart * RowTensor(c.Select(k => (float)k.Previous).ToArray(), x));
+        var sample = (RowTensor(c.Select(k => (float)k.X).ToArray(), x) * x).Plus(RowTensor(c.Select(k => (float)k.Data).ToArray(), x) * data);
         return new StepResult(sample.MoveToOuterDisposeScope(), predXStart.MoveToOuterDisposeScope());
     }
 
@@ -262,7 +262,7 @@ public sealed partial class GaussianDiffusion
     {
         var x0 = Options.PredictXStart ? prediction
             : Coef(SqrtRecipAlphasCumprod, idx, x) * x - Coef(SqrtRecipm1AlphasCumprod, idx, x) * prediction;
-        return clip ? x0.clamp(-1, 1) : x0;
+        return clip ? x0.Clamped(-1, 1) : x0;
     }
 
     /// <summary>table[t_i] rounded to float32 as a (N, 1, ..., 1) tensor on x's device (_extract_into_tensor).</summary>

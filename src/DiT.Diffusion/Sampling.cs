@@ -113,7 +113,7 @@ public static class Sampling
             ct.ThrowIfCancellationRequested();
             using (var stepScope = NewDisposeScope())
             {
-                var t = full([noise.shape[0]], sampler.IndexOfStep(k), ScalarType.Int64, noise.device);
+                var t = KeptScalars.Full([noise.shape[0]], sampler.IndexOfStep(k), ScalarType.Int64, noise.device);
                 var stepNoiseTensor = drawsEachStep ? stepNoise(k, x) : null;
                 var result = sampler.Step(model, x, t, stepNoiseTensor, predXStart);
                 onIntermediate?.Invoke(k, result.Sample, result.PredXStart);

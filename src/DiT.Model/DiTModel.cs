@@ -94,8 +94,8 @@ internal sealed class LabelEmbedder : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         if (training && _dropoutProb > 0)
         {
-            var drop = rand(labels.shape[0], device: labels.device).lt(_dropoutProb);  // (N) bool
-            labels = where(drop, full_like(labels, _numClasses), labels);             // (N)
+            var drop = rand(labels.shape[0], device: labels.device).LessThan(_dropoutProb);  // (N) bool
+            labels = where(drop, KeptScalars.FullLike(labels, _numClasses), labels);             // (N)
         }
         return embedding_table.forward(labels).MoveToOuterDisposeScope();            // (N, D)
     }
@@ -186,8 +186,8 @@ internal sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         var m = Modulation(siluC);                                                  // 6 x (N, 1, D)
         var (shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp) = (m[0], m[1], m[2], m[3], m[4], m[5]);
-        x = addcmul(x, gateMsa, attn.forward(Modulate(norm1.forward(x), shiftMsa, scaleMsa)), 1); // (N, T, D), x + gate * attn
-        x = addcmul(x, gateMlp, mlp.forward(Modulate(norm2.forward(x), shiftMlp, scaleMlp)), 1); // (N, T, D), x + gate * mlp
+        x = addcmul(x, gateMsa, attn.forward(Modulate(norm1.forward(x), shiftMsa, scaleMsa)), KeptScalars.One); // (N, T, D), x + gate * attn
+        x = addcmul(x, gateMlp, mlp.forward(Modulate(norm2.forward(x), shiftMlp, scaleMlp)), KeptScalars.One); // (N, T, D), x + gate * mlp
         return x.MoveToOuterDisposeScope();
     }
 
@@ -204,7 +204,7 @@ internal sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
 
     /// <summary>x (1 + scale) + shift in one fused pass; shift and scale are (N, 1, D).</summary>
     internal static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) =>
-        addcmul(shift, x, scale + 1, 1);                                            // (N, T, D)
+        addcmul(shift, x, scale.Plus(1), KeptScalars.One);                                            // (N, T, D)
 
     internal void ZeroModulation() => DiTModel.ZeroLinear((Linear)adaLN_modulation[1]);
 }
@@ -289,8 +289,8 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
     /// <summary>Patch tokens with positions (N, T, D), T = H*W / p^2, and SiLU(c) (N, D), every adaLN's first module, once.</summary>
     internal (Tensor Tokens, Tensor SiluC) Embed(Tensor x, Tensor t, Tensor y)
     {
-        var h = x_embedder.forward(x) + pos_embed;                                   // (N, T, D)
-        var c = t_embedder.forward(t) + y_embedder.forward(y);                       // (N, D)
+        var h = x_embedder.forward(x).Plus(pos_embed);                                  // (N, T, D)
+        var c = t_embedder.forward(t).Plus(y_embedder.forward(y));                      // (N, D)
         return (h, functional.silu(c));
     }
 
@@ -347,7 +347,7 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         int half = dim / 2;
-        var freqs = exp(arange(half, ScalarType.Float32, t.device) * (float)-Math.Log(maxPeriod) / (float)half); // (half)
+        var freqs = exp(KeptScalars.Range(half, ScalarType.Float32, t.device).Times((float)-Math.Log(maxPeriod)).DividedBy((float)half)); // (half)
         var args = t.to(ScalarType.Float32).unsqueeze(1) * freqs.unsqueeze(0);      // (N, half)
         var emb = cat([cos(args), sin(args)], dim: 1);                               // (N, 2*half)
         if (dim % 2 == 1) emb = cat([emb, zeros_like(emb[.., ..1])], dim: 1);        // (N, dim)
@@ -363,16 +363,16 @@ public sealed class DiTModel : Module<Tensor, Tensor, Tensor, Tensor>
     {
         if (embedDim % 4 != 0) throw new ArgumentException($"The 2-D sin-cos table needs an embedding size divisible by 4, got {embedDim}.", nameof(embedDim));
         using var scope = NewDisposeScope();
-        var token = arange(gridSize * gridSize, ScalarType.Float64);                // (T)
-        var column = token.remainder(gridSize);                                     // (T)
-        var row = token.div(gridSize, rounding_mode: RoundingMode.floor);           // (T)
+        var token = KeptScalars.Range(gridSize * gridSize, ScalarType.Float64);                // (T)
+        var column = token.Remainder(gridSize);                                     // (T)
+        var row = token.FloorDividedBy(gridSize);           // (T)
         return cat([SinCos1D(embedDim / 2, column), SinCos1D(embedDim / 2, row)], dim: 1).MoveToOuterDisposeScope(); // (T, D)
     }
 
     static Tensor SinCos1D(int embedDim, Tensor positions)
     {
-        var omega = arange(embedDim / 2, ScalarType.Float64) / (embedDim / 2.0);    // (D/2)
-        omega = pow(10000.0, omega).reciprocal();                                   // (D/2)
+        var omega = KeptScalars.Range(embedDim / 2, ScalarType.Float64).DividedBy(embedDim / 2.0);    // (D/2)
+        omega = pow(tensor(10000.0), omega).reciprocal();                           // (D/2)
         var args = positions.unsqueeze(1) * omega.unsqueeze(0);                     // (T, D/2)
         return cat([sin(args), cos(args)], dim: 1);                                  // (T, D)
     }

@@ -14,8 +14,8 @@ public static class ImageTensors
         if (images.dim() != 4)
             throw new ArgumentException($"Expected images shaped (N, C, H, W); got [{string.Join(", ", images.shape)}].", nameof(images));
         using var scope = NewDisposeScope();
-        var x = images.detach().to(ScalarType.Float32).clamp(-1, 1);                // (N, C, H, W)
-        var pixels = x.add(1).mul(127.5).add(0.5).floor().clamp(0, 255);            // (N, C, H, W), integral values
+        var x = images.detach().to(ScalarType.Float32).Clamped(-1, 1);                // (N, C, H, W)
+        var pixels = x.Plus(1).Times(127.5).Plus(0.5).floor().Clamped(0, 255);            // (N, C, H, W), integral values
         return pixels.permute(0, 2, 3, 1).to(ScalarType.Byte).cpu().contiguous()     // (N, H, W, C)
             .MoveToOuterDisposeScope();
     }

@@ -23,7 +23,7 @@ public sealed class PixelSpaceAutoencoder : IAutoencoder
     {
         Check(latents, "latents");
         using var detached = latents.detach();
-        return detached.clamp(-1.0, 1.0);                                       // (N, C, H, W), a new tensor
+        return detached.Clamped(-1.0, 1.0);                                       // (N, C, H, W), a new tensor
     }
 
     /// <summary>A copy of the images: pixel space has no posterior to sample, so the generator is unused.</summary>

@@ -15,7 +15,7 @@ public static class SeededInit
         if (generator is null) { nn.init.uniform_(weight, low, high); return; }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        weight.copy_(rand(weight.shape, ScalarType.Float32, generator: generator) * (high - low) + low);
+        weight.copy_(rand(weight.shape, ScalarType.Float32, generator: generator).Times(high - low).Plus(low));
     }
 
     public static void Normal(Tensor weight, double std, Generator? generator)
@@ -23,7 +23,7 @@ public static class SeededInit
         if (generator is null) { nn.init.normal_(weight, std: std); return; }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        weight.copy_(randn(weight.shape, ScalarType.Float32, generator: generator) * std);
+        weight.copy_(randn(weight.shape, ScalarType.Float32, generator: generator).Times(std));
     }
 
     /// <summary>U(-b, b) with b = sqrt(6 / (fan_in + fan_out)) for a (fan_out, fan_in) matrix.</summary>

@@ -38,7 +38,7 @@ internal sealed class ResnetBlock2D : Module<Tensor, Tensor>
         var h = conv1.forward(silu(norm1.forward(x)));                          // (N, C_out, H, W)
         h = conv2.forward(silu(norm2.forward(h)));                              // (N, C_out, H, W)
         var shortcut = conv_shortcut is null ? x : conv_shortcut.forward(x);    // (N, C_out, H, W)
-        return shortcut.add(h).MoveToOuterDisposeScope();                       // (N, C_out, H, W)
+        return shortcut.Plus(h).MoveToOuterDisposeScope();                       // (N, C_out, H, W)
     }
 }
 
@@ -69,7 +69,7 @@ internal sealed class AttentionBlock : Module<Tensor, Tensor>
         var v = to_v.forward(h).unsqueeze(1);                                         // (N, 1, T, C)
         var a = scaled_dot_product_attention(q, k, v).squeeze(1);                     // (N, T, C), softmax(q k^T / sqrt(C)) v
         var o = to_out[0].forward(a);                                                 // (N, T, C)
-        return o.transpose(1, 2).reshape(n, c, height, width).add(x)                  // (N, C, H, W)
+        return o.transpose(1, 2).reshape(n, c, height, width).Plus(x)                  // (N, C, H, W)
             .MoveToOuterDisposeScope();
     }
 }
@@ -270,9 +270,9 @@ public sealed class LatentDistribution : IDisposable
     {
         var parts = moments.chunk(2, dim: 1);
         Mean = parts[0];                                                        // (N, C_lat, h, w)
-        LogVar = parts[1].clamp(-30.0, 20.0);                                   // (N, C_lat, h, w)
+        LogVar = parts[1].Clamped(-30.0, 20.0);                                   // (N, C_lat, h, w)
         parts[1].Dispose();
-        Std = LogVar.mul(0.5).exp_();                                           // (N, C_lat, h, w)
+        Std = LogVar.Times(0.5).exp_();                                           // (N, C_lat, h, w)
         Var = LogVar.exp();                                                     // (N, C_lat, h, w)
     }
 
@@ -289,7 +289,7 @@ public sealed class LatentDistribution : IDisposable
     public Tensor Sample(Tensor noise)
     {
         using var scope = NewDisposeScope();
-        return Mean.add(Std.mul(noise.to(Mean.dtype, Mean.device))).MoveToOuterDisposeScope();
+        return Mean.Plus(Std.mul(noise.to(Mean.dtype, Mean.device))).MoveToOuterDisposeScope();
     }
 
     /// <summary>The mean (a new handle; disposing it leaves this distribution intact).</summary>
@@ -378,8 +378,8 @@ public sealed partial class AutoencoderKL : Module<Tensor, Tensor>, IAutoencoder
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var p = parameters().First();
-        var z = latents.to(p.dtype, p.device).div(ScalingFactor);             // (N, C_lat, h, w), as sample.py: latents / 0.18215
-        return Decode(z).clamp_(-1.0, 1.0).MoveToOuterDisposeScope();          // (N, C_img, h*f, w*f)
+        var z = latents.to(p.dtype, p.device).DividedBy(ScalingFactor);             // (N, C_lat, h, w), as sample.py: latents / 0.18215
+        return Decode(z).ClampedInPlace(-1.0, 1.0).MoveToOuterDisposeScope();          // (N, C_img, h*f, w*f)
     }
 
     public Tensor EncodeToLatents(Tensor images, Generator? generator = null)
@@ -389,7 +389,7 @@ public sealed partial class AutoencoderKL : Module<Tensor, Tensor>, IAutoencoder
         using var scope = NewDisposeScope();
         var p = parameters().First();
         using var posterior = Encode(images.to(p.dtype, p.device));
-        return posterior.Sample(generator).mul_(ScalingFactor)                  // (N, C_lat, H/f, W/f)
+        return posterior.Sample(generator).TimesInPlace(ScalingFactor)                  // (N, C_lat, H/f, W/f)
             .MoveToOuterDisposeScope();
     }
 

@@ -11,7 +11,7 @@ public static class Ema
         using var _ = no_grad();
         var source = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var (name, target) in ema.named_parameters())
-            target.mul_(decay).add_(source[name], alpha: 1 - decay);
+            target.TimesInPlace(decay).PlusScaledInPlace(source[name], 1 - decay);
     }
 
     /// <summary>Copies every state-dict entry (parameters and buffers) of <paramref name="source"/> into <paramref name="target"/>.</summary>

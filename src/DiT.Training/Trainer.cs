@@ -37,13 +37,13 @@ public sealed class Trainer : IDisposable
         foreach (var p in Ema.parameters()) p.requires_grad = false;
         Ema.eval();
         _trainable = Model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
-        Optimizer = new AdamW(_trainable.Select(p => p.parameter), lr: options.LearningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0);
+        Optimizer = new AdamWOptimizer(_trainable.Select(p => p.parameter), options.LearningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0);
         _diffusion = GaussianDiffusion.Create(new DiffusionOptions(LearnSigma: model.Config.LearnSigma));
     }
 
     public DiTModel Model { get; }
     public DiTModel Ema { get; }
-    public AdamW Optimizer { get; }
+    public AdamWOptimizer Optimizer { get; }
     public TrainingOptions Options { get; }
     public IReadOnlyList<string> Classes { get; }
     public DiTConfig Config => Model.Config;
@@ -70,15 +70,15 @@ public sealed class Trainer : IDisposable
         var y = _data.Labels.index_select(0, rows);                                                // (B)
         if (Config.ClassDropoutProb > 0)
         {
-            var drop = rand([b], generator: _generator).lt(Config.ClassDropoutProb).to(_device);  // (B) bool
-            y = where(drop, full_like(y, Config.NumClasses), y);                                   // null class for CFG
+            var drop = rand([b], generator: _generator).LessThan(Config.ClassDropoutProb).to(_device);  // (B) bool
+            y = where(drop, KeptScalars.FullLike(y, Config.NumClasses), y);                                   // null class for CFG
         }
         var t = _diffusion.SampleTimesteps(b, generator: _generator).to(_device);                 // (B)
         var noise = randn(x.shape, generator: _generator).to(_device);                           // (B, C, h, w)
         var loss = _diffusion.TrainingLosses((xt, tt) => Model.forward(xt, tt, y), x, t, noise).Loss.mean();
-        Optimizer.zero_grad();
+        Optimizer.ZeroGrad();
         loss.backward();
-        Optimizer.step();
+        Optimizer.Step();
         Training.Ema.Update(Ema, Model, Options.EmaDecay);
         Step++;
         return loss.item<float>();

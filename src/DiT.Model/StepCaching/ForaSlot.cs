@@ -33,13 +33,13 @@ sealed class TaylorSeerSlot(int interval) : ForaSlot(interval)
     protected override void OnRefresh(Tensor? previous, Tensor current)
     {
         using var scope = NewDisposeScope();
-        Keep(ref _slope, previous is null ? null : (current - previous) / _interval);     // (1, T, D)
+        Keep(ref _slope, previous is null ? null : (current - previous).DividedBy(_interval));     // (1, T, D)
     }
 
     internal override Tensor EstimateResidual()
     {
         var residual = base.EstimateResidual();                                           // (1, T, D)
-        return _slope is null ? residual : residual.add(_slope, alpha: SinceFull);         // R + k * slope
+        return _slope is null ? residual : residual.PlusScaled(_slope, SinceFull);         // R + k * slope
     }
 
     protected override void Dispose(bool disposing)

@@ -52,7 +52,7 @@ public static class StepCachedForward
                 }
             }
             for (int i = 0; i < rows.Length; i++)
-                rows[i] ??= h.narrow(0, i, 1) + slots[i].EstimateResidual();        // (1, T, D) input + cached residual
+                rows[i] ??= h.narrow(0, i, 1).Plus(slots[i].EstimateResidual());        // (1, T, D) input + cached residual
             stack = cat(rows, 0);
         }
         return model.Head(stack, siluC).MoveToOuterDisposeScope();                   // (N, C_out, H, W)

@@ -31,7 +31,7 @@ public static class DefaultModel
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         foreach (var (name, parameter) in model.named_parameters())
-            if (name != "pos_embed") parameter.copy_(randn(parameter.shape, parameter.dtype, CPU, generator: generator) * 0.02);
+            if (name != "pos_embed") parameter.copy_(randn(parameter.shape, parameter.dtype, CPU, generator: generator).Times(0.02));
         model.eval();
         return model;
     }

@@ -5,28 +5,28 @@ using static TorchSharp.torch;
 namespace DiT.Training.Checkpoints;
 
 /// <summary>
-/// TorchSharp's AdamW keeps one <see cref="AdamW.State"/> (step, exp_avg, exp_avg_sq) per parameter, listed by
-/// <c>state_dict().State</c> in the order the parameters were given. These helpers name them after the parameters
+/// <see cref="AdamWOptimizer"/> keeps one state (step, exp_avg, exp_avg_sq) per parameter, in the order the
+/// parameters were given. These helpers name them after the parameters
 /// ("&lt;param&gt;.exp_avg", "&lt;param&gt;.exp_avg_sq", "&lt;param&gt;.step") so the state can live in a safetensors file.
 /// </summary>
 public static class AdamWState
 {
-    public static Dictionary<string, Tensor> Export(AdamW optimizer, IReadOnlyList<(string name, Parameter parameter)> parameters)
+    public static Dictionary<string, Tensor> Export(AdamWOptimizer optimizer, IReadOnlyList<(string name, Parameter parameter)> parameters)
     {
         var states = StatesOf(optimizer, parameters);
         var result = new Dictionary<string, Tensor>();
         for (int i = 0; i < parameters.Count; i++)
         {
             var name = parameters[i].name;
-            result[name + ".exp_avg"] = states[i].exp_avg.detach();
-            result[name + ".exp_avg_sq"] = states[i].exp_avg_sq.detach();
-            result[name + ".step"] = tensor(states[i].step);
+            result[name + ".exp_avg"] = states[i].ExpAvg.detach();
+            result[name + ".exp_avg_sq"] = states[i].ExpAvgSq.detach();
+            result[name + ".step"] = tensor(states[i].Step);
         }
         return result;
     }
 
     /// <summary>Copies saved moments and step counts into the optimizer's own state tensors; every parameter must be present with its shape.</summary>
-    public static void Import(AdamW optimizer, IReadOnlyList<(string name, Parameter parameter)> parameters, IReadOnlyDictionary<string, Tensor> saved, string source)
+    public static void Import(AdamWOptimizer optimizer, IReadOnlyList<(string name, Parameter parameter)> parameters, IReadOnlyDictionary<string, Tensor> saved, string source)
     {
         var states = StatesOf(optimizer, parameters);
         using var _ = no_grad();
@@ -36,17 +36,17 @@ public static class AdamWState
             var avg = Get(saved, name + ".exp_avg", parameter.shape, source);
             var avgSq = Get(saved, name + ".exp_avg_sq", parameter.shape, source);
             var step = Get(saved, name + ".step", [], source);
-            states[i].exp_avg.copy_(avg);
-            states[i].exp_avg_sq.copy_(avgSq);
-            states[i].step = step.to(ScalarType.Int64).item<long>();
+            states[i].ExpAvg.copy_(avg);
+            states[i].ExpAvgSq.copy_(avgSq);
+            states[i].Step = step.to(ScalarType.Int64).item<long>();
         }
     }
 
-    static AdamW.State[] StatesOf(AdamW optimizer, IReadOnlyList<(string name, Parameter parameter)> parameters)
+    static IReadOnlyList<AdamWOptimizer.State> StatesOf(AdamWOptimizer optimizer, IReadOnlyList<(string name, Parameter parameter)> parameters)
     {
-        var states = optimizer.state_dict().State.Cast<AdamW.State>().ToArray();
-        if (states.Length != parameters.Count)
-            throw new InvalidOperationException($"The optimizer holds {states.Length} parameter states but {parameters.Count} parameters were named.");
+        var states = optimizer.States;
+        if (states.Count != parameters.Count)
+            throw new InvalidOperationException($"The optimizer holds {states.Count} parameter states but {parameters.Count} parameters were named.");
         return states;
     }
 

@@ -61,7 +61,7 @@ public sealed class FashionMnistDataset : IImageDataset
     public (Tensor Images, Tensor Labels) ToTensors()
     {
         using var scope = NewDisposeScope();
-        var images = tensor(_pixels, [Count, 1, _rows, _cols], ScalarType.Byte).to(ScalarType.Float32).div(127.5).sub(1.0);
+        var images = tensor(_pixels, [Count, 1, _rows, _cols], ScalarType.Byte).to(ScalarType.Float32).DividedBy(127.5).Minus(1.0);
         var labels = tensor(_labels, [Count], ScalarType.Byte).to(ScalarType.Int64);
         return (images.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
     }

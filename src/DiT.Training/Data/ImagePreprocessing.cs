@@ -24,7 +24,7 @@ public static class ImagePreprocessing
 
         using var scope = NewDisposeScope();
         var hwc = tensor(bytes, [size, size, channels], ScalarType.Byte);      // (H, W, C) uint8
-        return hwc.permute(2, 0, 1).to(ScalarType.Float32).div(127.5).sub(1.0) // (C, H, W) in [-1, 1]
+        return hwc.permute(2, 0, 1).to(ScalarType.Float32).DividedBy(127.5).Minus(1.0) // (C, H, W) in [-1, 1]
             .MoveToOuterDisposeScope();
     }
 }

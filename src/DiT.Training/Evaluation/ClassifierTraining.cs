@@ -13,10 +13,10 @@ public static class ClassifierTraining
         random.manual_seed(seed);
         var model = new ImageClassifier(numClasses);
         model.train();
-        using var optimizer = optim.Adam(model.parameters(), lr: learningRate);
+        using var optimizer = new AdamWOptimizer(model.parameters(), learningRate, weightDecay: 0); // Adam: no decoupled decay
         using var generator = new Generator(unchecked((ulong)seed));
         long n = images.shape[0], step = 0;
-        var decay = optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * (n / batchSize));
+        long totalSteps = epochs * (n / batchSize);
         for (int epoch = 0; epoch < epochs; epoch++)
         {
             using var order = randperm(n, generator: generator);                                 // (N)
@@ -26,14 +26,14 @@ public static class ClassifierTraining
                 using var scope = NewDisposeScope();
                 var rows = order.narrow(0, start, batchSize);                                     // (B)
                 var x = images.index_select(0, rows);                                             // (B, 1, 28, 28)
-                var flip = rand([batchSize, 1, 1, 1], generator: generator).lt(0.5);               // (B, 1, 1, 1)
+                var flip = rand([batchSize, 1, 1, 1], generator: generator).LessThan(0.5);               // (B, 1, 1, 1)
                 x = where(flip, x.flip(3), x);
                 var loss = nn.functional.cross_entropy(model.forward(x), labels.index_select(0, rows));
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 loss.backward();
-                optimizer.step();
-                decay.step();
+                optimizer.Step();
                 step++;
+                optimizer.LearningRate = learningRate * (1 + Math.Cos(Math.PI * step / totalSteps)) / 2; // cosine decay to 0
                 report?.Invoke(epoch, step, loss.item<float>());
             }
         }

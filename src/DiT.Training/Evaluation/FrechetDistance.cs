@@ -26,9 +26,9 @@ public static class FrechetDistance
         s1 = s1.to(ScalarType.Float64); s2 = s2.to(ScalarType.Float64);
         var root1 = SymmetricSqrt(s1);                                         // (D, D) S1^1/2
         var middle = root1.matmul(s2).matmul(root1);                           // (D, D) symmetric PSD
-        var (values, _) = linalg.eigh((middle + middle.mT) / 2);              // (D)
-        var traceOfRoot = values.clamp_min(0).sqrt().sum();
-        var distance = (mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * traceOfRoot;
+        var (values, _) = linalg.eigh(middle.Plus(middle.mT).DividedBy(2));              // (D)
+        var traceOfRoot = values.ClampedBelow(0).sqrt().sum();
+        var distance = (mu1 - mu2).Pow(2).sum().Plus(s1.trace()).Plus(s2.trace()) - traceOfRoot.Times(2);
         return distance.item<double>();
     }
 
@@ -41,7 +41,7 @@ public static class FrechetDistance
         var x = features.to(ScalarType.Float64);
         var mean = x.mean([0]);                                                // (D)
         var centred = x - mean;                                                // (N, D)
-        var covariance = centred.mT.matmul(centred) / (x.shape[0] - 1);        // (D, D)
+        var covariance = centred.mT.matmul(centred).DividedBy(x.shape[0] - 1);        // (D, D)
         return (mean.MoveToOuterDisposeScope(), covariance.MoveToOuterDisposeScope());
     }
 
@@ -49,7 +49,7 @@ public static class FrechetDistance
     static Tensor SymmetricSqrt(Tensor s)
     {
         using var scope = NewDisposeScope();
-        var (values, vectors) = linalg.eigh((s + s.mT) / 2);                  // (D), (D, D)
-        return vectors.matmul(diag(values.clamp_min(0).sqrt())).matmul(vectors.mT).MoveToOuterDisposeScope();
+        var (values, vectors) = linalg.eigh(s.Plus(s.mT).DividedBy(2));                  // (D), (D, D)
+        return vectors.matmul(diag(values.ClampedBelow(0).sqrt())).matmul(vectors.mT).MoveToOuterDisposeScope();
     }
 }

@@ -101,7 +101,7 @@ public sealed class SampleQuality : IDisposable
         var rows = new List<Tensor>();
         for (int c = 0; c < _classifier.NumClasses; c++)
         {
-            var ofClass = _trainLabels.eq(c).nonzero().squeeze(1);                                    // (M)
+            var ofClass = _trainLabels.EqualTo(c).nonzero().squeeze(1);                                    // (M)
             rows.Add(ofClass.index_select(0, randperm(ofClass.shape[0], generator: generator).narrow(0, 0, perClass)));
         }
         return DistanceToTest(_trainImages.index_select(0, cat(rows, 0)));
@@ -136,7 +136,7 @@ public sealed class SampleQuality : IDisposable
         var images = cat(batches, 0);                                                                  // (total, 1, 28, 28)
         double seconds = clock.Elapsed.TotalSeconds / total;
 
-        var labels = arange(classes, ScalarType.Int64).repeat_interleave(perClass);                    // (total)
+        var labels = KeptScalars.Range(classes, ScalarType.Int64).repeat_interleave(perClass);                    // (total)
         var (features, predictions) = _classifier.Classify(images);
         double accuracy = predictions.eq(labels).to(ScalarType.Float64).mean().item<double>();
         var (mean, covariance) = FrechetDistance.MeanAndCovariance(features);
@@ -160,7 +160,7 @@ public sealed class SampleQuality : IDisposable
         {
             var noise = Sampling.PerSampleNoise(generators, empty([rows.Length, config.InChannels, config.InputSize, config.InputSize], device: device));
             var classes = tensor(rows.Select(r => (long)r.Class).ToArray(), ScalarType.Int64, device);
-            var scales = full([rows.Length], (float)setting.Guidance, ScalarType.Float32, device);
+            var scales = KeptScalars.Full([rows.Length], (float)setting.Guidance, ScalarType.Float32, device);
             var diffusion = new DiffusionOptions(LearnSigma: config.LearnSigma);
             var guided = ClassifierFreeGuidance.Wrap((x, t, y, layout) => model.Forward(x, t, y, RowStepCache.SlotsOf(caches, layout.UnconditionalOf)),
                 classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels,
@@ -168,7 +168,7 @@ public sealed class SampleQuality : IDisposable
             var samples = Sampling.Sample(guided, noise, new SamplerSettings(setting.Sampler, setting.Steps, ClipDenoised: setting.Clip), generators, cancel,
                 diffusion: diffusion);
             passes = caches.Aggregate(new ModelPasses(), (sum, c) => sum + c.Passes);
-            return samples.clamp(-1, 1).cpu().MoveToOuterDisposeScope();
+            return samples.Clamped(-1, 1).cpu().MoveToOuterDisposeScope();
         }
         finally
         {
