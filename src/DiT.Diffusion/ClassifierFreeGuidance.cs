@@ -29,7 +29,7 @@ public delegate Tensor GuidedModel(Tensor x, Tensor t, Tensor y, GuidedBatchLayo
 public static class ClassifierFreeGuidance
 {
     /// <param name="model">The class-conditional model (x, t, y) -> output.</param>
-    /// <param name="classes">Class id per row (N) int64; the wrapper reads it on every call, so keep it alive while sampling.</param>
+    /// <param name="classes">Class id per row (N) int64; read once, here (the wrapper keeps the ids on the host).</param>
     /// <param name="scales">Guidance scale per row (N); 1 means no guidance (and no extra forward rows).</param>
     /// <param name="nullClass">The class id the model was trained to treat as "no class" (num_classes for DiT).</param>
     /// <param name="inChannels">Latent channels C (the epsilon half of a learned-sigma output).</param>
@@ -45,15 +45,25 @@ public static class ClassifierFreeGuidance
     public static Denoiser Wrap(GuidedModel model, Tensor classes, Tensor scales, long nullClass, int inChannels, GuidanceMode mode,
         GuidanceIntervals? intervals = null)
     {
-        ArgumentNullException.ThrowIfNull(model);
         if (classes.dim() != 1 || scales.dim() != 1 || classes.shape[0] != scales.shape[0])
             throw new ArgumentException($"classes and scales must both be (N); got [{string.Join(", ", classes.shape)}] and [{string.Join(", ", scales.shape)}].");
+        using var scope = NewDisposeScope();
+        return Wrap(model, classes.to(ScalarType.Int64).cpu().data<long>().ToArray(), scales.to(ScalarType.Float32).cpu().data<float>().ToArray(),
+            nullClass, inChannels, mode, intervals);
+    }
+
+    /// <summary>The same with the rows' classes and scales on the host, where they stay: each call sends the classes
+    /// and the scales of the rows it guides to the model's device once.</summary>
+    public static Denoiser Wrap(GuidedModel model, long[] classes, float[] hostScales, long nullClass, int inChannels, GuidanceMode mode,
+        GuidanceIntervals? intervals = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (classes.Length != hostScales.Length)
+            throw new ArgumentException($"{classes.Length} classes for {hostScales.Length} guidance scales.");
         if (inChannels < 1) throw new ArgumentOutOfRangeException(nameof(inChannels), inChannels, "inChannels must be >= 1.");
-        if (intervals is not null && intervals.Count != classes.shape[0])
-            throw new ArgumentException($"{intervals.Count} guidance intervals for {classes.shape[0]} rows.", nameof(intervals));
+        if (intervals is not null && intervals.Count != classes.Length)
+            throw new ArgumentException($"{intervals.Count} guidance intervals for {classes.Length} rows.", nameof(intervals));
         long guidedChannels = mode == GuidanceMode.Reference ? Math.Min(3, inChannels) : inChannels;
-        float[] hostScales;
-        using (NewDisposeScope()) hostScales = scales.to(ScalarType.Float32).cpu().data<float>().ToArray();
         int[] scaled = Enumerable.Range(0, hostScales.Length).Where(i => hostScales[i] != 1f).ToArray();
         if (intervals is { IsEmpty: true }) intervals = null;
 
@@ -64,11 +74,12 @@ public static class ClassifierFreeGuidance
             using var scope = NewDisposeScope();
             long[] guidedRows = GuidedRows(scaled, intervals, t);
             var layout = new GuidedBatchLayout(hostScales.Length, guidedRows);
-            if (guidedRows.Length == 0) return model(x, t, classes.to(x.device), layout).MoveToOuterDisposeScope();
+            var y = tensor(classes, ScalarType.Int64, x.device);                                     // (N)
+            if (guidedRows.Length == 0) return model(x, t, y, layout).MoveToOuterDisposeScope();
             var rows = tensor(guidedRows, ScalarType.Int64, x.device);
             var xAll = cat([x, x.index_select(0, rows)], 0);                                      // (N + G, C, H, W)
             var tAll = cat([t, t.index_select(0, rows)], 0);                                      // (N + G)
-            var yAll = cat([classes.to(x.device), KeptScalars.Full([guidedRows.Length], nullClass, ScalarType.Int64, x.device)], 0);
+            var yAll = cat([y, KeptScalars.Full([guidedRows.Length], nullClass, ScalarType.Int64, x.device)], 0);
             var output = model(xAll, tAll, yAll, layout);                                         // (N + G, C', H, W)
             long n = x.shape[0];
             var cond = output.narrow(0, 0, n);                                                    // (N, C', H, W)

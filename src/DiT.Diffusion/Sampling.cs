@@ -97,16 +97,11 @@ public static class Sampling
         bool drawsEachStep = settings.Kind != SamplerKind.DpmSolverPP2M;
         using var loopScope = NewDisposeScope();
         using var noGrad = no_grad();
-        // The noise's dtype is the model's; half-precision models still get a float32 trajectory (the update
-        // coefficients are float32), with x cast for each model call and the output cast back.
+        // The noise's dtype is the model's (see Trajectory for half precision).
         var modelDtype = noise.dtype;
-        bool halfPrecision = modelDtype is ScalarType.Float16 or ScalarType.BFloat16;
-        if (halfPrecision)
-        {
-            var inner = model;
-            model = (xs, ts) => inner(xs.to(modelDtype), ts).to(ScalarType.Float32);
-        }
-        Tensor x = halfPrecision ? noise.to(ScalarType.Float32) : noise;
+        bool halfPrecision = Trajectory.DtypeFor(modelDtype) != modelDtype;
+        model = Trajectory.ForModelDtype(model, modelDtype);
+        Tensor x = halfPrecision ? noise.to(Trajectory.DtypeFor(modelDtype)) : noise;
         Tensor? predXStart = null;
         for (int k = 0; k < sampler.Steps; k++)
         {

@@ -8,6 +8,9 @@ namespace DiT.Api.Shutdown;
 /// </summary>
 public sealed class InFlightRequests : IHostedService
 {
+    /// <summary>How long answers may still take once the shutdown timeout has ended (see StopAsync).</summary>
+    static readonly TimeSpan WriteGrace = TimeSpan.FromSeconds(5);
+
     readonly Lock _lock = new();
     int _count;
     TaskCompletionSource? _idle;
@@ -25,7 +28,13 @@ public sealed class InFlightRequests : IHostedService
             idle = (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
         try { await idle.WaitAsync(cancellationToken); }
-        catch (OperationCanceledException) { } // the shutdown timeout ended: the host goes on stopping
+        catch (OperationCanceledException)
+        {
+            // The shutdown timeout has ended, but the engine, stopped before this, has answered every request (an
+            // image or a 503): what is left is writing those answers. On a loaded machine that can take longer than
+            // the margin the drain window leaves, and a container disposed under them turns a 503 into a 500.
+            await Task.WhenAny(idle, Task.Delay(WriteGrace, CancellationToken.None));
+        }
     }
 
     async Task Track(HttpContext context, RequestDelegate next)

@@ -1,6 +1,5 @@
 using DiT.Diffusion;
 using DiT.Model;
-using DiT.Model.StepCaching;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -51,60 +50,23 @@ public sealed class DiTPipeline : IBatchPipeline
         });
     }
 
+    /// <summary>Whole batching: continuous batching's rows, all joined before the first step.</summary>
     public IReadOnlyList<RawImage> Run(IReadOnlyList<GenerationRequest> batch, CancellationToken ct, Action<int, int>? onStep)
     {
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
-        var generators = Sampling.Generators(batch.Select(r => r.Seed));
-        try { return Sample(batch, generators, ct, onStep); }
-        finally { foreach (var generator in generators) generator.Dispose(); }
+        using var rows = StartRunningBatch(batch[0].Sampler, batch[0].Steps);
+        for (int i = 0; i < batch.Count; i++) rows.Join(i, batch[i]);
+        return rows.SampleToEnd(ct, onStep);
     }
 
-    IReadOnlyList<RawImage> Sample(IReadOnlyList<GenerationRequest> batch, Generator[] generators, CancellationToken ct, Action<int, int>? onStep)
-    {
-        var config = _model.Config;
-        int n = batch.Count, size = config.InputSize;
-        var noise = Sampling.PerSampleNoise(generators, empty([n, config.InChannels, size, size], _dtype, _device));
-        var classes = tensor(batch.Select(r => (long)r.ClassId).ToArray(), ScalarType.Int64, _device);
-        var scales = tensor(batch.Select(r => (float)r.GuidanceScale).ToArray(), ScalarType.Float32, _device);
-        var diffusion = Diffusion(config);
-        var caches = batch.Select(r => new RowStepCache(r.Cache)).ToArray();
-        try
-        {
-            var model = Guided(_model, classes, scales, _guidance, batch, caches, diffusion);
-            var settings = new SamplerSettings(batch[0].Sampler, batch[0].Steps);
-            Tensor latents;
-            using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
-                latents = Sampling.Sample(model, noise, settings, generators, ct, onStep, diffusion);
-            return Decode(_autoencoder, latents).Select((image, i) => image with { Passes = caches[i].Passes }).ToArray();
-        }
-        finally { foreach (var cache in caches) cache.Dispose(); }
-    }
+    public RunningBatch StartRunningBatch(SamplerKind sampler, int steps) =>
+        new(_model, _autoencoder, new Sampler(new SamplerSettings(sampler, steps), Diffusion(_model.Config)), _guidance, _device, _dtype);
 
-    public IRunningBatch StartRunningBatch(SamplerKind sampler, int steps) =>
-        new RunningBatch(_model, _autoencoder, new Sampler(new SamplerSettings(sampler, steps), Diffusion(_model.Config)),
-            _guidance, _device, _dtype);
+    IRunningBatch IBatchPipeline.StartRunningBatch(SamplerKind sampler, int steps) => StartRunningBatch(sampler, steps);
 
     /// <summary>The diffusion process the served model was trained with (DiT's defaults; learned sigma per its config).</summary>
     static DiffusionOptions Diffusion(DiTConfig config) => new(LearnSigma: config.LearnSigma);
-
-    /// <summary>The model under classifier-free guidance with the requests' classes, scales, guidance intervals and step
-    /// caches, row by row (all must outlive it); each branch of each row runs with its own cache slot.</summary>
-    internal static Denoiser Guided(DiTModel model, Tensor classes, Tensor scales, GuidanceMode guidance,
-        IEnumerable<GenerationRequest> rows, IReadOnlyList<RowStepCache> caches, DiffusionOptions diffusion) =>
-        ClassifierFreeGuidance.Wrap((x, t, y, layout) => model.Forward(x, t, y, RowStepCache.SlotsOf(caches, layout.UnconditionalOf)),
-            classes, scales, model.Config.NumClasses, model.Config.InChannels, guidance,
-            new GuidanceIntervals(rows.Select(r => r.GuidanceInterval), diffusion));
-
-    /// <summary>Latents (N, C, h, w) to one 8-bit image per row (AutoencoderKL decodes in slices of its SliceSize rows).</summary>
-    internal static RawImage[] Decode(IAutoencoder autoencoder, Tensor latents)
-    {
-        using var span = Telemetry.DiTTelemetry.Source.StartActivity("dit.decode");
-        using var scope = NewDisposeScope();
-        var images = autoencoder.DecodeLatents(latents);                               // (N, C, H, W) in [-1, 1]
-        int channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];
-        return ImageTensors.ToImageBytes(images).Select(bytes => new RawImage(bytes, width, height, channels)).ToArray();
-    }
 
     public void Dispose()
     {

@@ -152,27 +152,23 @@ public sealed class SampleQuality : IDisposable
     public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, out ModelPasses passes, CancellationToken cancel = default)
     {
         var config = model.Config;
-        var device = model.parameters().First().device;
+        var diffusion = new DiffusionOptions(LearnSigma: config.LearnSigma);
+        var sampler = new Sampler(new SamplerSettings(setting.Sampler, setting.Steps, ClipDenoised: setting.Clip), diffusion);
         using var scope = NewDisposeScope();
-        var generators = Sampling.Generators(rows.Select(r => r.Seed));
         var caches = rows.Select(_ => new RowStepCache(setting.Cache)).ToArray();
         try
         {
-            var noise = Sampling.PerSampleNoise(generators, empty([rows.Length, config.InChannels, config.InputSize, config.InputSize], device: device));
-            var classes = tensor(rows.Select(r => (long)r.Class).ToArray(), ScalarType.Int64, device);
-            var scales = KeptScalars.Full([rows.Length], (float)setting.Guidance, ScalarType.Float32, device);
-            var diffusion = new DiffusionOptions(LearnSigma: config.LearnSigma);
-            var guided = ClassifierFreeGuidance.Wrap((x, t, y, layout) => model.Forward(x, t, y, RowStepCache.SlotsOf(caches, layout.UnconditionalOf)),
-                classes, scales, config.NumClasses, config.InChannels, GuidanceMode.AllChannels,
-                new GuidanceIntervals(rows.Select(_ => setting.Interval), diffusion));
-            var samples = Sampling.Sample(guided, noise, new SamplerSettings(setting.Sampler, setting.Steps, ClipDenoised: setting.Clip), generators, cancel,
-                diffusion: diffusion);
+            using var batch = new GuidedBatch<RowStepCache>(
+                (x, t, y, layout, states) => model.Forward(x, t, y, RowStepCache.SlotsOf(states, layout.UnconditionalOf)),
+                sampler, new GuidanceSetup(config.NumClasses, config.InChannels, GuidanceMode.AllChannels),
+                [config.InChannels, config.InputSize, config.InputSize], model.parameters().First().device, ScalarType.Float32);
+            foreach (var (row, cache) in rows.Zip(caches)) batch.Join(new GuidedRow(row.Seed, row.Class, setting.Guidance, setting.Interval), cache);
+            var samples = batch.SampleToEnd(cancel);
             passes = caches.Aggregate(new ModelPasses(), (sum, c) => sum + c.Passes);
             return samples.Clamped(-1, 1).cpu().MoveToOuterDisposeScope();
         }
         finally
         {
-            foreach (var g in generators) g.Dispose();
             foreach (var c in caches) c.Dispose();
         }
     }
