@@ -37,7 +37,7 @@ try
     builder.Services.AddGenerate();
     builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
     builder.Services.AddTrainingJobs(builder.Configuration);
-    builder.Services.AddPromotionFanOut();
+    builder.Services.AddPromotions();
     builder.Services.AddHealth();
     builder.Services.AddSwagger(builder.Configuration);
 

@@ -6,7 +6,6 @@ using DiT.Api.OpenApi;
 using DiT.Api.Options;
 using DiT.Api.Promotions;
 using DiT.Api.Security;
-using DiT.Api.Training;
 using DiT.Serving.Options;
 using DiT.Testing;
 
