@@ -34,13 +34,12 @@ try
     builder.Services.AddWebhooks(); // before the jobs: stops after them, so the last jobs' webhooks are queued
     builder.Services.AddGenerations();
     builder.Services.AddRateLimits();
-    builder.Services.AddGenerateTimeout();
+    builder.Services.AddGenerate();
     builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
     builder.Services.AddTrainingJobs(builder.Configuration);
-    builder.Services.AddPromotionFanOut();
+    builder.Services.AddPromotions();
     builder.Services.AddHealth();
     builder.Services.AddSwagger(builder.Configuration);
-    builder.Services.AddPlayground();
 
     var app = builder.Build();
 

@@ -1,12 +1,11 @@
 using System.Net;
 using System.Reflection;
 using System.Text.RegularExpressions;
+using DiT.Api.Generate;
 using DiT.Api.OpenApi;
 using DiT.Api.Options;
-using DiT.Api.Playground;
 using DiT.Api.Promotions;
 using DiT.Api.Security;
-using DiT.Api.Training;
 using DiT.Serving.Options;
 using DiT.Testing;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using DiT.Api.Playground;
+using DiT.Api.Generate;
 
 namespace DiT.Api.Tests;
 

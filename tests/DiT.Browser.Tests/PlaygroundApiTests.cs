@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using DiT.Api.Playground;
+using DiT.Api.Generate;
 using DiT.Api.Tests;
 
 namespace DiT.Browser.Tests;
@@ -23,10 +23,10 @@ public sealed class PlaygroundApiTests(ApiFactory app) : IClassFixture<ApiFactor
     public async Task LimitsComeFromTheEngineSettings()
     {
         var client = await app.ReadyClientAsync();
-        var limits = await client.GetFromJsonAsync<PlaygroundApi.GenerateLimits>("/generate/limits");
+        var limits = await client.GetFromJsonAsync<GenerateApi.GenerateLimits>("/generate/limits");
 
         string[] noSamplers = [];
-        Assert.Equal(new PlaygroundApi.GenerateLimits(DefaultSteps: 3, MaxSteps: 1000, DefaultGuidanceScale: 2.0, MaxGuidanceScale: 20.0,
+        Assert.Equal(new GenerateApi.GenerateLimits(DefaultSteps: 3, MaxSteps: 1000, DefaultGuidanceScale: 2.0, MaxGuidanceScale: 20.0,
             SupportsGuidance: true, DefaultSampler: "ddim", noSamplers, MaxSeed: (1L << 53) - 1, MinNoiseLevel: limits!.MinNoiseLevel,
             MaxNoiseLevel: limits.MaxNoiseLevel, DefaultGuidanceInterval: limits.DefaultGuidanceInterval), limits with { Samplers = noSamplers });
         Assert.Equal([0.3, 5], limits.DefaultGuidanceInterval!);        // appsettings.json's default interval

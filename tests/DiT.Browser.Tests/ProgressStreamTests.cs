@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.ServerSentEvents;
 using System.Text.Json;
-using DiT.Api.Playground;
+using DiT.Api.Generate;
 using DiT.Api.Tests;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -49,7 +49,7 @@ public sealed class ProgressStreamTests(ApiFactory app) : IClassFixture<ApiFacto
 
         Assert.Equal("done", received[^1].EventType);
         var steps = received.Where(e => e.EventType == "progress")
-            .Select(e => JsonSerializer.Deserialize<PlaygroundApi.ProgressEvent>(e.Data, JsonSerializerOptions.Web)!).ToList();
+            .Select(e => JsonSerializer.Deserialize<GenerateApi.ProgressEvent>(e.Data, JsonSerializerOptions.Web)!).ToList();
         Assert.Equal(Enumerable.Range(1, 12), steps.Select(s => s.Step)); // 12 steps fit the buffer: none dropped
         Assert.All(steps, s => Assert.Equal(12, s.TotalSteps));
         Assert.False(app.Services.GetRequiredService<ProgressStreams>().IsOpen(id)); // closed by the finished stream itself

@@ -1,3 +1,4 @@
+using DiT.Api.Imaging;
 using DiT.Api.Options;
 using DiT.Serving.Telemetry;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using DiT.Api.Imaging;
 using DiT.Api.Options;
 using DiT.Diffusion;
 using DiT.Serving.Engine;

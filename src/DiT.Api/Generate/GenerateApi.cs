@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using DiT.Api.Imaging;
 using DiT.Api.OpenApi;
-using DiT.Api.Playground;
 using DiT.Api.Problems;
 using DiT.Api.RateLimiting;
 using DiT.Api.Requests;
@@ -13,23 +12,36 @@ using Microsoft.Extensions.Options;
 
 namespace DiT.Api.Generate;
 
-/// <summary>POST /generate: one class-conditional image (png, jpeg or webp, parameters inside), cached when the seed is given.</summary>
-public static class GenerateApi
+/// <summary>
+/// /generate: POST one class-conditional image (png, jpeg or webp, parameters inside), cached when the seed is given;
+/// GET /generate/limits, the defaults and ranges a form is built from (GenerateApi.Limits.cs); GET /generate/progress/{id},
+/// the denoising steps of one request as server-sent events (GenerateApi.Progress.cs).
+/// </summary>
+public static partial class GenerateApi
 {
     public const string TimeoutPolicy = "generate";
 
-    /// <summary>The request-timeout policy of /generate (Engine:RequestTimeout -> 504, and the request leaves the engine).</summary>
-    public static IServiceCollection AddGenerateTimeout(this IServiceCollection services)
+    /// <summary>The request-timeout policy of POST /generate (Engine:RequestTimeout -> 504, and the request leaves the
+    /// engine), the progress streams with their "Playground" limits, and the Swagger example.</summary>
+    public static IServiceCollection AddGenerate(this IServiceCollection services)
     {
         services.AddRequestTimeouts();
         services.AddOptions<Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutOptions>()
             .Configure<IOptions<EngineOptions>>((timeouts, engine) => timeouts.AddPolicy(TimeoutPolicy, engine.Value.RequestTimeout));
+        services.AddOptions<PlaygroundOptions>().BindConfiguration(PlaygroundOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp =>
+        {
+            var limits = sp.GetRequiredService<IOptions<PlaygroundOptions>>().Value;
+            return new ProgressStreams { MaxStreams = limits.MaxProgressStreams, MaxStreamsPerClient = limits.MaxProgressStreamsPerClient };
+        });
+        services.ConfigureSwaggerGen(o => o.DocumentFilter<GenerateOpenApi>());
         return services;
     }
 
     public static IEndpointRouteBuilder MapGenerateApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/generate", Generate).WithName("Generate").WithTags("Generate")
+        var generate = app.MapGroup("/generate").WithTags("Generate");
+        generate.MapPost("", Generate).WithName("Generate")
             .WithSummary("Generate one image of a class")
             .WithDescription("""
                 Samples one image with the served DiT and returns it as PNG (or `format` jpeg/webp with `quality`); the file carries
@@ -48,6 +60,22 @@ public static class GenerateApi
             .ProducesProblem(StatusCodes.Status504GatewayTimeout)
             .WithRequestTimeout(TimeoutPolicy)
             .RequireRateLimiting(RateLimitPolicies.Generate);
+        generate.MapGet("/limits", GetLimits).WithName("GetGenerateLimits")
+            .WithSummary("Defaults and allowed ranges of the POST /generate fields")
+            .WithDescription("What a form needs: default and maximum steps and guidance scale (guidance is fixed at 1 when the model has no null class), samplers, largest seed, the noise levels (sigma) a guidance interval can span, the default interval and the default step cache.");
+        generate.MapGet("/progress/{id}", StreamProgress).WithName("GenerateProgress")
+            .WithSummary("Server-sent events: the denoising steps of one POST /generate request")
+            .WithDescription($$"""
+                Subscribe first, then send POST /generate with header `{{ProgressStreams.RequestIdHeader}}: <id>` (8-64 characters of
+                A-Z a-z 0-9 - _; pick a random one). Events (`text/event-stream`, data `{"step":k,"totalSteps":N}`): `ready` once
+                subscribed, `progress` after each step (a slow reader may miss some; the last one always arrives), `done` when the
+                request has finished (its own response carries the image or the error), or `expired` when no request with this id
+                started within 30 s. One subscriber per id; cached images finish without progress.
+                """)
+            .Produces(StatusCodes.Status200OK, typeof(ProgressEvent), "text/event-stream")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         return app;
     }
 

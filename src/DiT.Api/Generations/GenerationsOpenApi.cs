@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DiT.Api.OpenApi;
 using DiT.Serving.Engine;
 using DiT.Serving.Options;
 using Microsoft.Extensions.Options;
@@ -19,46 +20,47 @@ sealed class GenerationsOpenApi(IImageGenerator engine, IOptions<EngineOptions> 
 
     public void Apply(OpenApiDocument document, DocumentFilterContext context)
     {
-        foreach (var operation in document.Paths.Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []))
+        foreach (var operation in document.Operations())
         {
             switch (operation.OperationId)
             {
                 case "SubmitGeneration":
-                    SetBodyExample(operation, new JsonObject { ["className"] = ClassName, ["n"] = 4, ["steps"] = Steps, ["seed"] = 42, ["format"] = "png" });
-                    AddHeader(operation, RequestHeaders.Prefer, "wait=30", "Optional: hold the answer until the job ends, at most N seconds (201 when it did, else 202).");
-                    AddHeader(operation, RequestHeaders.IdempotencyKey, "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d",
-                        "Optional: a retried submit with the same key and body returns the original job (200); another body gets 422.");
-                    SetResponseExample(operation, "202", Job("queued", imagesDone: 0));
-                    SetResponseExample(operation, "201", Job("succeeded", imagesDone: 4));
-                    SetResponseExample(operation, "200", Job("running", imagesDone: 1));
-                    SetResponseExample(operation, "422", Problem(422, "Idempotency-Key reused with another body",
+                    operation.SetBodyExample(new JsonObject { ["className"] = ClassName, ["n"] = 4, ["steps"] = Steps, ["seed"] = 42, ["format"] = "png" });
+                    operation.AddOptionalHeader(RequestHeaders.Prefer, "Optional: hold the answer until the job ends, at most N seconds (201 when it did, else 202).", "wait=30");
+                    operation.AddOptionalHeader(RequestHeaders.IdempotencyKey,
+                        "Optional: a retried submit with the same key and body returns the original job (200); another body gets 422.",
+                        "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d");
+                    operation.SetResponseExample("202", Job("queued", imagesDone: 0));
+                    operation.SetResponseExample("201", Job("succeeded", imagesDone: 4));
+                    operation.SetResponseExample("200", Job("running", imagesDone: 1));
+                    operation.SetResponseExample("422", Problem(422, "Idempotency-Key reused with another body",
                         $"This Idempotency-Key already made job {ExampleId} from a different body; send a new key for a new request."));
-                    SetResponseExample(operation, "400", Invalid("n", "n must be between 1 and 16."));
+                    operation.SetResponseExample("400", Invalid("n", "n must be between 1 and 16."));
                     break;
                 case "GetGeneration":
-                    SetResponseExample(operation, "200", Job("succeeded", imagesDone: 4));
+                    operation.SetResponseExample("200", Job("succeeded", imagesDone: 4));
                     break;
                 case "CancelGeneration":
-                    SetResponseExample(operation, "200", Job("cancelled", imagesDone: 1));
-                    SetResponseExample(operation, "409", Problem(409, "Job already ended", $"Job {ExampleId} has already ended (succeeded); there is nothing to cancel."));
+                    operation.SetResponseExample("200", Job("cancelled", imagesDone: 1));
+                    operation.SetResponseExample("409", Problem(409, "Job already ended", $"Job {ExampleId} has already ended (succeeded); there is nothing to cancel."));
                     break;
                 case "GenerationEvents":
-                    SetResponseExample(operation, "200", JsonValue.Create(
+                    operation.SetResponseExample("200", JsonValue.Create(
                         "event: job\ndata: {\"id\":\"" + ExampleId + "\",\"status\":\"queued\",...}\n\n" +
                         "event: progress\ndata: {\"status\":\"running\",\"imagesDone\":0,\"images\":4,\"stepsDone\":12,\"totalSteps\":" + 4 * Steps + "}\n\n" +
                         "event: image\ndata: {\"index\":0,\"seed\":42,\"url\":\"/generations/" + ExampleId + "/images/0\",...}\n\n" +
                         "event: end\ndata: {\"id\":\"" + ExampleId + "\",\"status\":\"succeeded\",...}\n\n"), "text/event-stream");
                     break;
                 case "GetGenerationImage":
-                    SetResponseExample(operation, "409", Problem(409, "Image not ready", $"Image 3 of job {ExampleId} is not done yet; follow /generations/{ExampleId}/events or GET /generations/{ExampleId}."));
+                    operation.SetResponseExample("409", Problem(409, "Image not ready", $"Image 3 of job {ExampleId} is not done yet; follow /generations/{ExampleId}/events or GET /generations/{ExampleId}."));
                     break;
                 default:
                     continue;
             }
             foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>() ?? [])
                 parameter.Example = parameter.Name switch { "id" => ExampleId, "k" => "0", _ => parameter.Example };
-            SetResponseExample(operation, "404", Problem(404, "No such job", $"There is no generation job '{ExampleId}' (jobs are deleted Generations:Retention after they end)."));
-            SetResponseExample(operation, "429", Problem(429, "Too many requests", "This client has used its generations requests for now (RateLimits:Policies:generations); retry after 12 s."));
+            operation.SetResponseExample("404", Problem(404, "No such job", $"There is no generation job '{ExampleId}' (jobs are deleted Generations:Retention after they end)."));
+            operation.SetResponseExample("429", Problem(429, "Too many requests", "This client has used its generations requests for now (RateLimits:Policies:generations); retry after 12 s."));
         }
     }
 
@@ -88,31 +90,4 @@ sealed class GenerationsOpenApi(IImageGenerator engine, IOptions<EngineOptions> 
 
     static JsonNode Invalid(string field, string message) =>
         new JsonObject { ["title"] = "Invalid generation request", ["status"] = 400, ["errors"] = new JsonObject { [field] = new JsonArray(message) } };
-
-    static void SetBodyExample(OpenApiOperation operation, JsonNode example)
-    {
-        if (operation.RequestBody?.Content?.TryGetValue("application/json", out var body) == true && body is OpenApiMediaType media)
-            media.Example = example;
-    }
-
-    static void SetResponseExample(OpenApiOperation operation, string status, JsonNode example, string? mediaType = null)
-    {
-        if (operation.Responses?.TryGetValue(status, out var response) != true || response!.Content is not { } content) return;
-        foreach (var (type, media) in content)
-            if ((mediaType is null || type == mediaType) && media is OpenApiMediaType m) m.Example = example.DeepClone();
-    }
-
-    static void AddHeader(OpenApiOperation operation, string name, string example, string description)
-    {
-        operation.Parameters ??= [];
-        operation.Parameters.Add(new OpenApiParameter
-        {
-            Name = name,
-            In = ParameterLocation.Header,
-            Required = false,
-            Description = description,
-            Example = example,
-            Schema = new OpenApiSchema { Type = JsonSchemaType.String },
-        });
-    }
 }

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using DiT.Api.Generate;
 using DiT.Diffusion;
 using DiT.Serving.Engine;
 

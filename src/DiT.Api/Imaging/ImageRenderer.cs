@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using DiT.Api.Caching;
 using DiT.Serving.Engine;
 using DiT.Serving.Options;
 using DiT.Serving.Telemetry;

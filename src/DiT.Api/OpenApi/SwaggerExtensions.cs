@@ -21,7 +21,6 @@ public static class SwaggerExtensions
             });
             o.IncludeXmlComments(Assembly.GetExecutingAssembly());
             o.OperationFilter<JsonBodyOperationFilter>();
-            o.OperationFilter<GenerateExampleFilter>();
             o.AddSecurityDefinition(AdminApiKeyFilter.Scheme, AdminApiKeyFilter.Definition);
             o.OperationFilter<AdminApiKeyFilter>();
         });

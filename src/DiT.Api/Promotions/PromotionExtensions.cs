@@ -5,10 +5,16 @@ namespace DiT.Api.Promotions;
 
 public static class PromotionExtensions
 {
-    /// <summary>The "Promotions" options and the fan-out (publisher for the trainer, subscriber on every replica).</summary>
-    public static IServiceCollection AddPromotionFanOut(this IServiceCollection services)
+    /// <summary>The "Promotions" options, the record of the served promotion, the promoter (the admin endpoint's and the
+    /// fan-out's one way to serve a checkpoint; it publishes on the trainer) and the fan-out (every replica applies what the
+    /// trainer publishes). Needs the "Training" options of AddTrainingJobs.</summary>
+    public static IServiceCollection AddPromotions(this IServiceCollection services)
     {
         services.AddOptions<PromotionOptions>().BindConfiguration(PromotionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ServedWeights>();
+        services.AddSingleton<PromotionChannel>();
+        services.AddSingleton<PromotionFolder>();
+        services.AddSingleton<ModelPromoter>();
         services.AddSingleton<PromotionFanOut>();
         services.AddHostedService(sp => sp.GetRequiredService<PromotionFanOut>());
         services.AddHealthChecks().AddCheck<CaughtUpCheck>("promotions", tags: [HealthApi.ReadyTag]);

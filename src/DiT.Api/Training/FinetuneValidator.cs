@@ -1,3 +1,5 @@
+using DiT.Api.Options;
+using DiT.Api.Promotions;
 using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Model.IO;

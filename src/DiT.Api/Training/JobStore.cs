@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using DiT.Api.Options;
 using DiT.Model.IO;
 using Microsoft.Extensions.Options;
 

@@ -2,10 +2,7 @@ using DiT.Api.Admin;
 using DiT.Api.OpenApi;
 using DiT.Api.Promotions;
 using DiT.Api.Requests;
-using DiT.Model;
-using DiT.Model.Checkpoints;
 using DiT.Serving.Engine;
-using DiT.Serving.Startup;
 using DiT.Training;
 
 namespace DiT.Api.Training;
@@ -103,7 +100,7 @@ public static class TrainingApi
     }
 
     static async Task<Results<Ok<PromotionView>, ProblemHttpResult>> PromoteJob(
-        string id, JobStore store, GenerationEngine engine, ServedWeights served, PromotionFanOut fanOut, CancellationToken ct)
+        string id, JobStore store, ModelPromoter promoter, CancellationToken ct)
     {
         if (store.Get(id) is not { } job) return NotFound(id);
         if (job.LatestCheckpoint is not { } latest || !File.Exists(latest))
@@ -111,36 +108,11 @@ public static class TrainingApi
         if (store.Confine(latest) is not { } checkpoint)
             return TypedResults.Problem(title: "Checkpoint outside the jobs folder", statusCode: StatusCodes.Status400BadRequest,
                 detail: $"The latest checkpoint of job {id} is a symbolic link that leads out of the jobs folder; it is not loaded.");
-        DiTModel model;
-        string fingerprint;
-        long step;
-        try
-        {
-            model = DiTCheckpoint.Load(checkpoint); // the EMA weights of a training checkpoint
-            fingerprint = PipelineLoader.FileFingerprint(checkpoint);
-            step = TrainingCheckpointStep(checkpoint);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or CheckpointMismatchException)
-        {
-            return Conflict($"The checkpoint of job {id} cannot be loaded: {ErrorText.WithoutPath(e, checkpoint)}");
-        }
-        try
-        {
-            await engine.SwapModelAsync(model, fingerprint, ct);
-        }
-        catch (ArgumentException e)
-        {
-            model.Dispose();
-            return Conflict(e.Message);
-        }
-        var promotion = new ServedWeights.Promotion(checkpoint, fingerprint, id);
-        served.Record(promotion);
-        await fanOut.PublishAsync(promotion, ct); // the other replicas swap too (when a shared Redis is configured)
-        return TypedResults.Ok(new PromotionView(id, checkpoint, fingerprint, step));
+        if (!promoter.TryLoad(checkpoint, expectedFingerprint: null, out var loaded, out var error))
+            return Conflict($"The checkpoint of job {id} cannot be loaded: {error}");
+        if (await promoter.ServeAsync(loaded, id, publish: true, ct) is { } refused) return Conflict(refused);
+        return TypedResults.Ok(new PromotionView(id, checkpoint, loaded.Fingerprint, loaded.Step));
     }
-
-    static long TrainingCheckpointStep(string path) =>
-        Safetensors.ReadHeader(path).Metadata.TryGetValue("step", out var step) && long.TryParse(step, out var s) ? s : 0;
 
     static ProblemHttpResult TrainingDisabled() =>
         TypedResults.Problem(title: "Fine-tuning is off on this replica", statusCode: StatusCodes.Status404NotFound,

@@ -1,13 +1,14 @@
+using DiT.Api.Options;
+
 namespace DiT.Api.Training;
 
 public static class TrainingExtensions
 {
-    /// <summary>Job store, validator, promotion record and the background job runner, with the "Training" options.
-    /// With Training:Enabled=false only the options and the promotion record (promotions still arrive from the trainer).</summary>
+    /// <summary>Job store, validator and the background job runner, with the "Training" options.
+    /// With Training:Enabled=false only the options (the promotions folder lies in the jobs folder by default). Needs AddPromotions.</summary>
     public static IServiceCollection AddTrainingJobs(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TrainingJobsOptions>().BindConfiguration(TrainingJobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<ServedWeights>();
         if (!IsEnabled(configuration)) return services;
         services.AddSingleton<JobStore>();
         services.AddSingleton<FinetuneValidator>();

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using DiT.Api.Options;
 using DiT.Model.Checkpoints;
 using DiT.Model.IO;
 using DiT.Serving.Engine;

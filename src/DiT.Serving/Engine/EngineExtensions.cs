@@ -16,6 +16,7 @@ public static class EngineExtensions
         services.AddSingleton<IPipelineLoader, PipelineLoader>();
         services.AddSingleton<GenerationEngine>();
         services.AddSingleton<IImageGenerator>(sp => sp.GetRequiredService<GenerationEngine>());
+        services.AddSingleton<IModelSwaps>(sp => sp.GetRequiredService<GenerationEngine>());
         services.AddHostedService(sp => sp.GetRequiredService<GenerationEngine>());
         return services;
     }

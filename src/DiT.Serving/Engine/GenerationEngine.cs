@@ -20,7 +20,7 @@ namespace DiT.Serving.Engine;
 /// still run, until the drain window (HostOptions.ShutdownTimeout less a margin for writing the answers) ends; whatever
 /// is left then fails with <see cref="EngineStoppingException"/> too, so every caller gets an answer.
 /// </summary>
-public sealed partial class GenerationEngine : IImageGenerator, IHostedService, IDisposable
+public sealed partial class GenerationEngine : IImageGenerator, IModelSwaps, IHostedService, IDisposable
 {
     static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(200);
     static readonly TimeSpan FinishGrace = TimeSpan.FromSeconds(10);

@@ -1,10 +1,10 @@
-using DiT.Api.Imaging;
 using DiT.Diffusion;
 using DiT.Serving.Engine;
 
-namespace DiT.Api.Caching;
+namespace DiT.Api.Imaging;
 
-/// <summary>Encoded image cache for seeded requests. Failures are the cache's problem: it logs and answers "miss".</summary>
+/// <summary>Encoded image cache for seeded requests, as <see cref="ImageRenderer"/> needs it (Caching/ implements it).
+/// Failures are the cache's problem: it logs and answers "miss".</summary>
 public interface IImageCache
 {
     /// <summary>False when caching is switched off (Cache:Enabled).</summary>

@@ -1,4 +1,4 @@
-namespace DiT.Api.Training;
+namespace DiT.Api.Promotions;
 
 /// <summary>Which training checkpoint was promoted last, so a job with init "served" can start from the promoted weights.</summary>
 public sealed class ServedWeights

@@ -1,8 +1,9 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace DiT.Api.Playground;
+namespace DiT.Api.Generate;
 
-/// <summary>Limits of the progress streams behind the playground (section "Playground").</summary>
+/// <summary>Limits of the /generate/progress streams (section "Playground": the playground page opens most of them, and
+/// deployments already set these keys under that name).</summary>
 public sealed class PlaygroundOptions
 {
     public const string Section = "Playground";

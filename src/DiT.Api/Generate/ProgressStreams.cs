@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using DiT.Serving.Engine;
 
-namespace DiT.Api.Playground;
+namespace DiT.Api.Generate;
 
 /// <summary>
 /// Per-request progress streams keyed by a client-chosen request id: <c>POST /generate</c> with header

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace DiT.Api.Training;
+namespace DiT.Api.Options;
 
 /// <summary>Fine-tuning jobs (section "Training").</summary>
 public sealed class TrainingJobsOptions
