@@ -15,6 +15,7 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
     ["soak"] = new SoakCommand(),
     ["train"] = new TrainCommand(),
     ["train-classifier"] = new TrainClassifierCommand(),
+    ["train-vae"] = new TrainVaeCommand(),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
