@@ -9,6 +9,7 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
     ["bench-serving"] = new BenchServingCommand(),
     ["bench-stepcache"] = new BenchStepCacheCommand(),
     ["eval"] = new EvalCommand(),
+    ["eval-vae"] = new EvalVaeCommand(),
     ["export-model"] = new ExportModelCommand(),
     ["fuzz"] = new FuzzCommand(),
     ["load"] = new LoadCommand(),

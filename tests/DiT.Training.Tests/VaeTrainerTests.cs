@@ -155,3 +155,38 @@ public class VaeTrainerTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 }
+
+public class VaeReconstructionTests
+{
+    [Fact]
+    public void PsnrIsTwentyDecibelsForATenthOfTheRangeOff()
+    {
+        using var originals = rand([3, 1, 28, 28]) * 2 - 1;
+        using var off = originals + 0.2;                         // 0.1 on [0, 1]: MSE 0.01
+        Assert.Equal(20.0, Evaluation.VaeReconstruction.Psnr(originals, off), 6);
+    }
+
+    [Fact]
+    public void EightBitRoundingKeepsImagesReadFromBytes()
+    {
+        using var dir = new TempDir();
+        var (images, labels) = ((FashionMnistDataset)ImageDatasets.Open(FashionMnistFolder(dir.Path, count: 2))).ToTensors();
+        using (images) using (labels)
+        {
+            using var rounded = Evaluation.VaeReconstruction.ToEightBit(images);
+            Assert.True(rounded.equal(images).all().item<bool>());
+        }
+    }
+
+    [Fact]
+    public void ReconstructionsOfFashionMnistAreCroppedBackToItsSize()
+    {
+        var config = new AutoencoderKLConfig([8, 8, 16], LayersPerBlock: 1, LatentChannels: 4, NormNumGroups: 4, InChannels: 1, OutChannels: 1, SampleSize: 32);
+        using var vae = new AutoencoderKL(config);
+        using var images = rand([3, 1, 28, 28]) * 2 - 1;
+        using var reconstructions = Evaluation.VaeReconstruction.Reconstruct(vae, images, 32, batchSize: 2);
+        Assert.Equal([3L, 1, 28, 28], reconstructions.shape);
+        using var levels = (reconstructions + 1) * 127.5;
+        Assert.True(levels.allclose(levels.round(), rtol: 0, atol: 1e-4), "8-bit levels");
+    }
+}
