@@ -6,6 +6,9 @@ namespace DiT.Training;
 /// </summary>
 public sealed record TrainingOptions
 {
+    /// <summary>The defaults, for callers that fill in what a user left out (dit train, POST /admin/finetune).</summary>
+    public static TrainingOptions Defaults { get; } = new();
+
     public int Steps { get; init; } = 1000;
     public int BatchSize { get; init; } = 32;
     public double LearningRate { get; init; } = 1e-4;

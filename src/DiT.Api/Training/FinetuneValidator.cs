@@ -60,13 +60,13 @@ public sealed class FinetuneValidator(IOptions<TrainingJobsOptions> jobs, IOptio
         var (factor, latentChannels) = JobModels.AutoencoderShape(model.Value, channels);
         var options = new TrainingOptions
         {
-            Steps = body.Steps ?? 1000,
-            BatchSize = body.BatchSize ?? 32,
-            LearningRate = body.LearningRate ?? 1e-4,
-            EmaDecay = body.EmaDecay ?? 0.9999,
-            CheckpointEvery = body.CheckpointEvery ?? 1000,
+            Steps = body.Steps ?? TrainingOptions.Defaults.Steps,
+            BatchSize = body.BatchSize ?? TrainingOptions.Defaults.BatchSize,
+            LearningRate = body.LearningRate ?? TrainingOptions.Defaults.LearningRate,
+            EmaDecay = body.EmaDecay ?? TrainingOptions.Defaults.EmaDecay,
+            CheckpointEvery = body.CheckpointEvery ?? TrainingOptions.Defaults.CheckpointEvery,
             ImageSize = body.ImageSize ?? (config is null ? 0 : config.InputSize * factor),
-            Seed = body.Seed ?? 0,
+            Seed = body.Seed ?? TrainingOptions.Defaults.Seed,
         };
         foreach (var (field, messages) in options.Validate()) errors.TryAdd(field, messages);
         if (errors.Count > 0 || data is null) return null;

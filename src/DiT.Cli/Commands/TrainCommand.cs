@@ -21,13 +21,13 @@ public sealed class TrainCommand : ICommand
         var outDir = args.String("out") ?? throw new ArgumentException("--out is required: the folder for checkpoints and the latent cache.");
         var options = new TrainingOptions
         {
-            Steps = args.Int("steps", 1000),
-            BatchSize = args.Int("batch-size", 32),
-            LearningRate = args.Double("lr", 1e-4),
-            EmaDecay = args.Double("ema", 0.9999),
-            CheckpointEvery = args.Int("checkpoint-every", 1000),
-            ImageSize = args.Int("image-size", 256),
-            Seed = args.Long("seed", 0),
+            Steps = args.Int("steps", TrainingOptions.Defaults.Steps),
+            BatchSize = args.Int("batch-size", TrainingOptions.Defaults.BatchSize),
+            LearningRate = args.Double("lr", TrainingOptions.Defaults.LearningRate),
+            EmaDecay = args.Double("ema", TrainingOptions.Defaults.EmaDecay),
+            CheckpointEvery = args.Int("checkpoint-every", TrainingOptions.Defaults.CheckpointEvery),
+            ImageSize = args.Int("image-size", TrainingOptions.Defaults.ImageSize),
+            Seed = args.Long("seed", TrainingOptions.Defaults.Seed),
         };
         var errors = options.Validate();
         if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors.Values.SelectMany(v => v)));
