@@ -98,7 +98,10 @@ public sealed class LatentCache : IDisposable
     }
 
     static Tensor ReadImage(IImageDataset data, int index, int imageSize, int channels)
-        => ImagePreprocessing.ToTensor(data, index, imageSize, channels);
+    {
+        using var image = data.Read(index);
+        return ImagePreprocessing.ToTensor(image, imageSize, channels);
+    }
 
     public void Dispose()
     {
