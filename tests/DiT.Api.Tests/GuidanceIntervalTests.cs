@@ -34,9 +34,9 @@ public sealed class GuidanceIntervalTests(ApiFactory factory) : IClassFixture<Ap
             new GenerationRequest(3, 1.0, 12, sampler, 8),
         };
 
-        var alone = pipeline.Run([target], CancellationToken.None, null)[0];
-        var inWholeBatch = pipeline.Run([others[0], target, others[1], others[2]], CancellationToken.None, null)[1];
-        var everyStep = pipeline.Run([target with { GuidanceInterval = null }], CancellationToken.None, null)[0];
+        var alone = Whole(pipeline, target)[0];
+        var inWholeBatch = Whole(pipeline, others[0], target, others[1], others[2])[1];
+        var everyStep = Whole(pipeline, target with { GuidanceInterval = null })[0];
 
         using var running = pipeline.StartRunningBatch(sampler, 12);
         for (int i = 0; i < others.Length; i++) running.Join(i, others[i]);
@@ -50,6 +50,17 @@ public sealed class GuidanceIntervalTests(ApiFactory factory) : IClassFixture<Ap
         Assert.Equal(alone.Pixels, inWholeBatch.Pixels);
         Assert.Equal(alone.Pixels, joined!.Pixels);
         Assert.NotEqual(alone.Pixels, everyStep.Pixels);
+    }
+
+    /// <summary>Whole batching: every request joins before the first step; images in join order.</summary>
+    static RawImage[] Whole(IBatchPipeline pipeline, params GenerationRequest[] requests)
+    {
+        using var rows = pipeline.StartRunningBatch(requests[0].Sampler, requests[0].Steps);
+        for (int i = 0; i < requests.Length; i++) rows.Join(i, requests[i]);
+        var images = new RawImage[requests.Length];
+        while (rows.Count > 0)
+            foreach (var finished in rows.Step()) images[finished.Id] = finished.Image;
+        return images;
     }
 
     /// <summary>The image's pixels (the PNG's bytes differ anyway: each file carries its own request's parameters).</summary>

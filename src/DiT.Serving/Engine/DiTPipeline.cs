@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace DiT.Serving.Engine;
 
 /// <summary>
-/// DiT + guidance + sampler + decoder for one batch, synchronously on the engine thread. Row i draws all its
+/// DiT + guidance + sampler + decoder, as running batches, synchronously on the engine thread. Row i draws all its
 /// noise from a generator seeded with its own seed, so a seed gives the same image alone or in any batch.
 /// </summary>
 public sealed class DiTPipeline : IBatchPipeline
@@ -48,16 +48,6 @@ public sealed class DiTPipeline : IBatchPipeline
             Source = "swapped in",
             IsUntrainedDefault = false,
         });
-    }
-
-    /// <summary>Whole batching: continuous batching's rows, all joined before the first step.</summary>
-    public IReadOnlyList<RawImage> Run(IReadOnlyList<GenerationRequest> batch, CancellationToken ct, Action<int, int>? onStep)
-    {
-        using var scope = NewDisposeScope();
-        using var inference = inference_mode();
-        using var rows = StartRunningBatch(batch[0].Sampler, batch[0].Steps);
-        for (int i = 0; i < batch.Count; i++) rows.Join(i, batch[i]);
-        return rows.SampleToEnd(ct, onStep);
     }
 
     public RunningBatch StartRunningBatch(SamplerKind sampler, int steps) =>

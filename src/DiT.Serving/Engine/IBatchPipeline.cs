@@ -7,10 +7,8 @@ public interface IBatchPipeline : IDisposable
 {
     ServedModel Model { get; }
 
-    /// <summary>Samples and decodes one batch of compatible requests (same sampler and steps), one image per request, in order.</summary>
-    IReadOnlyList<RawImage> Run(IReadOnlyList<GenerationRequest> batch, CancellationToken ct, Action<int, int>? onStep);
-
-    /// <summary>An empty running batch for continuous batching: rows of this sampler and step count join and leave between steps.
+    /// <summary>An empty running batch: rows of this sampler and step count join and leave between steps (whole batching
+    /// joins them all before the first).
     /// It uses this pipeline's weights for its whole life (dispose it before the pipeline).</summary>
     IRunningBatch StartRunningBatch(SamplerKind sampler, int steps);
 
@@ -33,7 +31,7 @@ public sealed record RawImage(byte[] Pixels, int Width, int Height, int Channels
 }
 
 /// <summary>
-/// The tensor side of continuous batching for one sampler and step count: each row carries its own step, so rows join
+/// The tensor side of the sampling loop for one sampler and step count: each row carries its own step, so rows join
 /// and leave between steps, and a row's image does not depend on which rows shared its steps (its noise comes from a
 /// generator seeded with its own seed). Engine thread only.
 /// </summary>

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace DiT.Serving.Engine;
 
 /// <summary>
-/// Continuous batching for one sampler and step count: the served DiT's requests as rows of a
+/// The sampling loop's rows of one sampler and step count (both kinds of batching): the served DiT's requests as rows of a
 /// <see cref="GuidedBatch{TState}"/> (which keeps the trajectory, each row's seed, class, scale, interval and step),
 /// each row with its step caches, decoded as it finishes.
 /// </summary>
@@ -48,16 +48,6 @@ public sealed class RunningBatch : IRunningBatch
         var (rows, samples) = _rows.Step();
         if (samples is null) return [];
         return Decode(rows, samples).Select((image, i) => new FinishedRow(rows[i].Id, image)).ToArray();
-    }
-
-    /// <summary>Every row (all at their first step) to the end together: whole batching. Images in join order.</summary>
-    public IReadOnlyList<RawImage> SampleToEnd(CancellationToken ct, Action<int, int>? onStep)
-    {
-        var rows = _rows.States;
-        Tensor samples;
-        using (Telemetry.DiTTelemetry.Source.StartActivity("dit.denoise"))
-            samples = _rows.SampleToEnd(ct, onStep);
-        return Decode(rows, samples);
     }
 
     /// <summary>Samples (F, C, H, W) to one 8-bit image per row (AutoencoderKL decodes in slices of its SliceSize

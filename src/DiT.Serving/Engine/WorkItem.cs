@@ -7,7 +7,6 @@ sealed class WorkItem(GenerationRequest request, IProgress<SamplingProgress>? pr
 {
     readonly TaskCompletionSource<RowResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     CancellationTokenRegistration _registration;
-    Batch? _batch;
 
     public GenerationRequest Request { get; } = request;
     public IProgress<SamplingProgress>? Progress { get; } = progress;
@@ -16,14 +15,8 @@ sealed class WorkItem(GenerationRequest request, IProgress<SamplingProgress>? pr
     public Task<RowResult> Completion => _completion.Task;
     public bool IsAbandoned => _completion.Task.IsCompleted;
 
-    /// <summary>A client that goes away cancels its item at once; its batch stops only when every row is gone.</summary>
-    public void CancelWith(CancellationToken ct) =>
-        _registration = ct.Register(() =>
-        {
-            if (_completion.TrySetCanceled(ct)) Volatile.Read(ref _batch)?.RowLeft();
-        });
-
-    public void JoinBatch(Batch batch) => Volatile.Write(ref _batch, batch);
+    /// <summary>A client that goes away cancels its item at once; its row leaves the sampling loop before the next step.</summary>
+    public void CancelWith(CancellationToken ct) => _registration = ct.Register(() => _completion.TrySetCanceled(ct));
 
     public bool Complete(RowResult result)
     {
@@ -36,25 +29,6 @@ sealed class WorkItem(GenerationRequest request, IProgress<SamplingProgress>? pr
         _registration.Dispose();
         _completion.TrySetException(error);
     }
-}
-
-/// <summary>The rows sampled together; cancelled when every row has left.</summary>
-sealed class Batch(IReadOnlyList<WorkItem> items, CancellationToken stopping) : IDisposable
-{
-    readonly CancellationTokenSource _cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-    int _live = items.Count;
-
-    public IReadOnlyList<WorkItem> Items { get; } = items;
-    public CancellationToken Token => _cts.Token;
-
-    public void RowLeft()
-    {
-        if (Interlocked.Decrement(ref _live) != 0) return;
-        try { _cts.Cancel(); }
-        catch (ObjectDisposedException) { } // the batch already finished
-    }
-
-    public void Dispose() => _cts.Dispose();
 }
 
 /// <summary>What the engine thread hands back for one row; encoding happens on the caller's side.</summary>

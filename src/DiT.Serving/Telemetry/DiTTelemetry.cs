@@ -8,7 +8,7 @@ public sealed class DiTTelemetry
 {
     public const string Name = "DiT.Api";
 
-    /// <summary>Spans: dit.queue_wait, dit.batch, dit.denoise, dit.decode, dit.encode (tag dit.format), dit.generation_job, dit.webhook.</summary>
+    /// <summary>Spans: dit.queue_wait, dit.batch, dit.decode, dit.encode (tag dit.format), dit.generation_job, dit.webhook.</summary>
     public static readonly ActivitySource Source = new(Name);
 
     public DiTTelemetry(IMeterFactory meters)
@@ -16,7 +16,7 @@ public sealed class DiTTelemetry
         var meter = meters.Create(Name);
         Requests = meter.CreateCounter<long>("dit.requests", description: "Generate requests by outcome (ok, cached, invalid, rejected, cancelled).");
         Images = meter.CreateCounter<long>("dit.images.generated", description: "Images sampled by the engine.");
-        BatchSize = meter.CreateHistogram<int>("dit.batch.size", description: "Requests per sampling loop.",
+        BatchSize = meter.CreateHistogram<int>("dit.batch.size", description: "Most rows an image shared its steps with.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64] });
         QueueWait = meter.CreateHistogram<double>("dit.queue.wait", unit: "s", description: "Time from enqueue to batch start.");
         Latency = meter.CreateHistogram<double>("dit.generate.duration", unit: "s", description: "End-to-end generate latency, cache hits included.");

@@ -1,19 +1,21 @@
 using System.Diagnostics;
 using DiT.Diffusion;
 using DiT.Serving.Telemetry;
+using Microsoft.Extensions.Logging;
 
 namespace DiT.Serving.Engine;
 
 /// <summary>
-/// Continuous (step-level) batching: one running batch per sampler and step count. Before each round of steps waiting
-/// requests join (at most MaxBatchSize rows in flight in all) and rows whose client left are dropped; then every
-/// running batch takes one step and its finished rows are decoded and answered at once, so a short request never waits
-/// for a long one. The loop runs until nothing is in flight (counted as one batch in the stats).
-/// Model swaps: a pending swap stops admissions; the rows in flight finish on the weights they started with, then the
-/// loop ends and the main loop applies the swap, so a request is always served by one set of weights.
+/// The stepping loop, for both kinds of batching: one running batch per sampler and step count. Before each round of
+/// steps, waiting requests join (continuous batching only, at most MaxBatchSize rows in flight in all) and rows whose
+/// client left are dropped; then every running batch takes one step and its finished rows are decoded and answered at
+/// once. Whole batching is the same loop with admissions closed after the first rows: they step together and finish
+/// together. The loop runs until nothing is in flight (one loop in the stats). Engine thread only.
 /// </summary>
-public sealed partial class GenerationEngine
+sealed partial class SamplingLoop(int maxRows, EngineCounters counters, DiTTelemetry telemetry, ILogger log,
+    CancellationToken stopping, Action requestsLeft)
 {
+    readonly ILogger _log = log;
     long _nextRowId;
 
     sealed class RunningGroup(IRunningBatch batch)
@@ -30,27 +32,28 @@ public sealed partial class GenerationEngine
         public int MostRowsShared { get; set; }
     }
 
-    void RunContinuously(List<WorkItem> first)
+    /// <summary>Samples <paramref name="first"/> and whatever <paramref name="admitNext"/> hands over between steps (it
+    /// returns null when nothing may join now; null itself: whole batching) until every row has been answered.</summary>
+    public void Run(IBatchPipeline pipeline, IReadOnlyList<WorkItem> first, Func<WorkItem?>? admitNext, long modelTensors)
     {
-        var pipeline = _pipeline!;
         var groups = new Dictionary<(SamplerKind, int), RunningGroup>();
         using var span = DiTTelemetry.Source.StartActivity("dit.batch", ActivityKind.Internal, default(ActivityContext),
             links: first.Select(i => new ActivityLink(i.Parent)));
-        span?.SetTag("dit.batching", "continuous");
+        span?.SetTag("dit.batching", admitNext is null ? "whole" : "continuous");
         int admitted = 0;
         try
         {
             foreach (var item in first) Admit(item);
             while (groups.Count > 0)
             {
-                if (_stopping.IsCancellationRequested)
+                if (stopping.IsCancellationRequested)
                 {
                     var stopped = new EngineStoppingException();
                     foreach (var row in groups.Values.SelectMany(g => g.Rows.Values)) row.Item.Fail(stopped);
+                    LogStopped(InFlight());
                     break;
                 }
-                if (!HasPendingSwap)
-                    while (InFlight() < _options.MaxBatchSize && NextLive(TimeSpan.Zero) is { } item) Admit(item);
+                while (admitNext is not null && InFlight() < maxRows && admitNext() is { } item) Admit(item);
                 foreach (var (key, group) in groups.ToArray())
                 {
                     StepOnce(group, pipeline.Model.Fingerprint);
@@ -58,17 +61,15 @@ public sealed partial class GenerationEngine
                     group.Batch.Dispose();
                     groups.Remove(key);
                 }
-                if (groups.Count > 0) Interlocked.Exchange(ref _running, InFlight());
+                if (groups.Count > 0) counters.Running(InFlight());
             }
         }
         finally
         {
             foreach (var group in groups.Values) group.Batch.Dispose();
             span?.SetTag("dit.batch.size", admitted);
-            RecordLiveTensors();
-            Interlocked.Increment(ref _batches);
-            Interlocked.Exchange(ref _running, 0); // last: a caller that sees 0 running sees this loop's counters
-            RequestsLeft?.Invoke();
+            counters.LoopDone(LiveTensors.OfThisThread - modelTensors);
+            requestsLeft();
         }
 
         int InFlight() => groups.Values.Sum(g => g.Rows.Count);
@@ -84,19 +85,14 @@ public sealed partial class GenerationEngine
             try { group.Batch.Join(id, item.Request); }
             catch (Exception ex)
             {
-                LogBatchFailed(ex, 1);
+                LogStepFailed(ex, 1);
                 item.Fail(new InvalidOperationException("Generation failed.", ex));
                 return;
             }
             group.Rows[id] = new RunningRow(item, now);
             admitted++;
-            Interlocked.Exchange(ref _running, InFlight());
+            counters.Running(InFlight());
         }
-    }
-
-    bool HasPendingSwap
-    {
-        get { lock (_swapLock) return _swaps.Any(s => !s.Done.Task.IsCompleted); }
     }
 
     /// <summary>Drops the rows whose client left, takes one step, reports progress and answers the finished rows.</summary>
@@ -113,7 +109,7 @@ public sealed partial class GenerationEngine
         try { finished = group.Batch.Step(); }
         catch (Exception ex)
         {
-            LogBatchFailed(ex, group.Rows.Count);
+            LogStepFailed(ex, group.Rows.Count);
             foreach (var row in group.Rows.Values) row.Item.Fail(new InvalidOperationException("Generation failed.", ex));
             group.Rows.Clear();
             return;
@@ -132,10 +128,23 @@ public sealed partial class GenerationEngine
             if (!group.Rows.Remove(id, out var row)) continue;
             var queued = TimeSpan.FromSeconds((double)(row.AdmittedAt - row.Item.EnqueuedAt) / Stopwatch.Frequency);
             var took = TimeSpan.FromSeconds((double)(now - row.AdmittedAt) / Stopwatch.Frequency);
-            if (!row.Item.Complete(new RowResult(image, fingerprint, queued, took, row.MostRowsShared))) continue;
-            Interlocked.Increment(ref _images);
-            _telemetry.Images.Add(1);
-            _telemetry.BatchSize.Record(row.MostRowsShared);
+            if (row.Item.Complete(new RowResult(image, fingerprint, queued, took, row.MostRowsShared))) counters.ImageDone(row.MostRowsShared);
         }
     }
+
+    /// <summary>The dit.queue_wait span (enqueue to admission) and metric.</summary>
+    void RecordQueueWait(WorkItem item, long admittedAt)
+    {
+        var waited = (double)(admittedAt - item.EnqueuedAt) / Stopwatch.Frequency;
+        telemetry.QueueWait.Record(waited);
+        var startTime = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(waited);
+        using var span = DiTTelemetry.Source.StartActivity("dit.queue_wait", ActivityKind.Internal, item.Parent, startTime: startTime);
+        // The span ends now, when the row joins.
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A step of {Count} rows failed")]
+    partial void LogStepFailed(Exception ex, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The drain window ended with {Count} rows in flight: they fail")]
+    partial void LogStopped(int count);
 }
