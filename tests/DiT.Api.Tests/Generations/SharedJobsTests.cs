@@ -26,6 +26,7 @@ public sealed class SharedJobsTests
         var cClient = await c.ReadyClientAsync();
         var bWorked = b.Worker().Events("ended", 1);
         var cWorked = c.Worker().Events("ended", 1);
+        var allCounted = Workers(a, b, c).Events("ended", 60);
 
         List<string> ids = [];
         using (a.Probe.Engine.HoldAdmissions()) // A takes its share but cannot finish it until B and C have each done a job
@@ -40,6 +41,7 @@ public sealed class SharedJobsTests
         }
 
         var ended = await Task.WhenAll(ids.Select(id => c.EndedAsync(id)));
+        await allCounted;
         Assert.All(ended, job => Assert.Equal(Api.Generations.JobStatus.Succeeded, job.Status));
         Assert.Equal(60, a.Worker().Done + b.Worker().Done + c.Worker().Done); // each job ended once
         Assert.True(b.Worker().Done > 0 && c.Worker().Done > 0);
@@ -58,6 +60,7 @@ public sealed class SharedJobsTests
         var gate = b.Probe.GateAt(seed: null, step: 1);
         var bStarted = 0;
         b.Worker().Started += _ => Interlocked.Increment(ref bStarted);
+        var allCounted = Workers(a, b, c).Events("ended", 12);
 
         List<string> ids = [];
         using (a.Probe.Engine.HoldAdmissions())
@@ -69,6 +72,7 @@ public sealed class SharedJobsTests
         }
 
         var ended = await Task.WhenAll(ids.Select(id => a.EndedAsync(id)));
+        await allCounted;
         Assert.All(ended, job => Assert.Equal(Api.Generations.JobStatus.Succeeded, job.Status));
 
         var discarded = b.Worker().Events("discarded", Volatile.Read(ref bStarted));
@@ -90,9 +94,11 @@ public sealed class SharedJobsTests
         var client = await a.ReadyClientAsync();
         await b.ReadyClientAsync();
         await c.ReadyClientAsync();
+        var counted = Workers(a, b, c).Events("ended", 1);
 
         var job = await (await client.SubmitAsync(new { classId = 1, seed = 666, steps = 2 })).JobAsync();
         var ended = await b.EndedAsync(job.Id);
+        await counted;
 
         Assert.Equal(Api.Generations.JobStatus.Failed, ended.Status);
         Assert.Equal("Generation failed", ended.Error?.Title);
@@ -182,6 +188,47 @@ public sealed class SharedJobsTests
         Assert.Equal("Job store unavailable", (await submit.JsonAsync()).GetProperty("title").GetString());
         Assert.Equal(HttpStatusCode.OK, generate.StatusCode);
     }
+
+    [Fact]
+    public async Task AJobRunningWhenRedisGoesDownIsStoredOnceRedisIsBack()
+    {
+        using var redis = new OwnRedis();
+        using var a = new ApiFactory().With("Generations:RedisConnectionString", redis.ConnectionString)
+            .With("Generations:RedisKeyPrefix", _replicas.Prefix).With("Generations:ClaimTimeout", "00:10:00")
+            .With("Generations:RedisTimeoutMs", "500");
+        var client = await a.ReadyClientAsync();
+        await ConnectedAsync(a, restart: null);
+        using var gate = a.Probe.GateAt(seed: null, step: 1);
+        var job = await (await client.SubmitAsync(new { classId = 3, n = 2, seed = 55, steps = 3 })).JobAsync();
+        await gate.Reached; // the job runs...
+        var storeFailed = a.Worker().Events("store-failed", 1);
+        redis.StopSaving(); // ...when Redis goes down
+        gate.Release();
+        await storeFailed; // the finished job could not be stored: it waits, its images in memory
+
+        var counted = a.Worker().Events("ended", 1);
+        await ConnectedAsync(a, restart: redis.Start);
+        var ended = await a.EndedAsync(job.Id);
+        await counted;
+
+        Assert.Equal(Api.Generations.JobStatus.Succeeded, ended.Status);
+        Assert.Equal(1, a.Worker().Done);
+        await AssertImagesOfGenerateAsync(client, job.Id);
+    }
+
+    /// <summary>Completes once the replica's job connection is up (after <paramref name="restart"/>, when given: Redis
+    /// coming back), woken by the multiplexer's own event.</summary>
+    static async Task ConnectedAsync(ApiFactory replica, Action? restart)
+    {
+        var redis = await replica.Services.GetRequiredService<Api.Generations.Shared.RedisJobConnection>().ConnectAsync();
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        redis.ConnectionRestored += (_, _) => { if (redis.IsConnected) up.TrySetResult(); };
+        restart?.Invoke();
+        if (restart is null && redis.IsConnected) return;
+        await up.Task.WaitAsync(Hang.Guard);
+    }
+
+    static Api.Generations.Shared.RedisJobWorker[] Workers(params ApiFactory[] replicas) => [.. replicas.Select(r => r.Worker())];
 
     /// <summary>Every image of the job equals POST /generate with its seed.</summary>
     static async Task AssertImagesOfGenerateAsync(HttpClient client, string id)

@@ -41,7 +41,12 @@ public static class SharedJobs
     }
 
     /// <summary>Completes once <paramref name="count"/> events of the worker's <paramref name="kind"/> have been raised (counting from now).</summary>
-    public static Task Events(this RedisJobWorker worker, string kind, int count)
+    public static Task Events(this RedisJobWorker worker, string kind, int count) => new[] { worker }.Events(kind, count);
+
+    /// <summary>Completes once the workers have raised <paramref name="count"/> events of <paramref name="kind"/> between
+    /// them (counting from now). Wait for "ended" before reading <see cref="RedisJobWorker.Done"/>: a job reads as ended
+    /// in Redis a moment before the worker that ended it has counted it.</summary>
+    public static Task Events(this RedisJobWorker[] workers, string kind, int count)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int seen = 0;
@@ -49,13 +54,15 @@ public static class SharedJobs
         {
             if (Interlocked.Increment(ref seen) >= count) done.TrySetResult();
         }
-        switch (kind)
-        {
-            case "started": worker.Started += On; break;
-            case "ended": worker.Ended += On; break;
-            case "discarded": worker.DiscardedResult += On; break;
-            default: throw new ArgumentOutOfRangeException(nameof(kind));
-        }
+        foreach (var worker in workers)
+            switch (kind)
+            {
+                case "started": worker.Started += On; break;
+                case "ended": worker.Ended += On; break;
+                case "discarded": worker.DiscardedResult += On; break;
+                case "store-failed": worker.StoreFailed += On; break;
+                default: throw new ArgumentOutOfRangeException(nameof(kind));
+            }
         return done.Task.WaitAsync(Hang.Guard);
     }
 }

@@ -43,8 +43,9 @@ public sealed partial class RedisJobWorker(RedisJobConnection redis, JobRenderin
     public long Done => Interlocked.Read(ref _done);
     public long Discarded => Interlocked.Read(ref _discarded);
 
-    /// <summary>Raised when a run starts here (job id), when one ends here, and when a late result is discarded (tests wait on these).</summary>
-    public event Action<string>? Started, Ended, DiscardedResult;
+    /// <summary>Raised when a run starts here (job id), when one ends here, when a late result is discarded, and when storing
+    /// a result failed and will be retried (tests wait on these).</summary>
+    public event Action<string>? Started, Ended, DiscardedResult, StoreFailed;
 
     RedisJobKeys Keys => redis.Keys;
     bool HasRoom
@@ -251,6 +252,7 @@ public sealed partial class RedisJobWorker(RedisJobConnection redis, JobRenderin
             catch (Exception e) when (e is RedisException or TimeoutException or JobStoreUnavailableException)
             {
                 LogStoreRetry(e, job.Id, StoreRetry.TotalSeconds);
+                StoreFailed?.Invoke(job.Id);
                 try { await Task.Delay(StoreRetry, time, _disposing.Token); }
                 catch (OperationCanceledException) { return 0; } // the process is going away: its claim lapses, another replica runs it
             }
