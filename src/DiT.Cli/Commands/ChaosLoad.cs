@@ -31,9 +31,11 @@ static class ChaosLoad
         var prefix = "dit:chaos:" + Guid.NewGuid().ToString("N")[..8];
         var ports = Enumerable.Range(0, replicas).Select(_ => FreePort()).ToArray();
         var processes = new Process?[replicas];
+        var errors = Enumerable.Range(0, replicas).Select(_ => new ConcurrentQueue<string>()).ToArray(); // each replica's last stderr lines
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
 
-        Process Start(int r) => Process.Start(new ProcessStartInfo("dotnet", [service])
+        // The full path: the replica runs in the folder of its dll (for its appsettings.json), where a relative path fails.
+        Process Start(int r) => Process.Start(new ProcessStartInfo("dotnet", [Path.GetFullPath(service)])
         {
             UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
             WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(service)), // its appsettings.json
@@ -44,12 +46,23 @@ static class ChaosLoad
                 ["RateLimits__Enabled"] = "false", ["Cache__Enabled"] = "false", ["Engine__TorchThreads"] = "1",
                 ["Logging__LogLevel__Default"] = "Warning", ["Admin__ApiKey"] = "",
             },
-        })!.Also(p => { p.OutputDataReceived += (_, _) => { }; p.ErrorDataReceived += (_, _) => { }; p.BeginOutputReadLine(); p.BeginErrorReadLine(); });
+        })!.Also(p =>
+        {
+            p.OutputDataReceived += (_, _) => { };
+            p.ErrorDataReceived += (_, line) =>
+            {
+                if (line.Data is null) return;
+                errors[r].Enqueue(line.Data);
+                while (errors[r].Count > 20 && errors[r].TryDequeue(out var _)) { }
+            };
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+        });
 
         try
         {
             for (int r = 0; r < replicas; r++) processes[r] = Start(r);
-            for (int r = 0; r < replicas; r++) await ReadyAsync(http, ports[r]);
+            for (int r = 0; r < replicas; r++) await ReadyAsync(http, ports[r], processes[r]!, errors[r]);
             Console.WriteLine($"{replicas} replicas on ports {string.Join(", ", ports)}, Redis {redis}, prefix {prefix}; " +
                 $"{clients} clients for {duration.TotalSeconds:F0} s, one replica killed every {killEvery.TotalSeconds:F0} s");
 
@@ -97,7 +110,7 @@ static class ChaosLoad
                 }
             }
             await Task.WhenAll([.. Enumerable.Range(0, clients).Select(_ => Client()), Chaos()]);
-            for (int r = 0; r < replicas; r++) await ReadyAsync(http, ports[r]);
+            for (int r = 0; r < replicas; r++) await ReadyAsync(http, ports[r], processes[r]!, errors[r]);
 
             // Every job to its end, read through any replica (no more kills now).
             var ended = new Dictionary<string, JsonElement>();
@@ -131,10 +144,14 @@ static class ChaosLoad
         }
     }
 
-    static async Task ReadyAsync(HttpClient http, int port)
+    /// <summary>Waits for the replica's /health/ready; fails at once, with its last error lines, when its process has ended.</summary>
+    static async Task ReadyAsync(HttpClient http, int port, Process process, IEnumerable<string> errors)
     {
         for (var waited = Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromMinutes(5); await Task.Delay(250))
         {
+            if (process.HasExited)
+                throw new IOException($"The replica on port {port} exited with code {process.ExitCode} before it was ready: " +
+                    string.Join(Environment.NewLine, errors));
             try
             {
                 if ((await http.GetAsync($"http://127.0.0.1:{port}/health/ready")).IsSuccessStatusCode) return;
