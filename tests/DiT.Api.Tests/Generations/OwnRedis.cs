@@ -35,6 +35,9 @@ public sealed class OwnRedis : IDisposable
         _server = Process.Start(new ProcessStartInfo("redis-server",
             $"--bind 127.0.0.1 --port {Port} --dir {_dir} --save \"\" --appendonly no --logfile {Path.Combine(_dir, "redis.log")}")
         { UseShellExecute = false }) ?? throw new InvalidOperationException("redis-server did not start");
+        // Up once it answers (it loads its data before it listens); a readiness check, not a time window.
+        for (var waited = Stopwatch.StartNew(); Run("redis-cli", $"-p {Port} ping").Trim() != "PONG"; Thread.Sleep(20))
+            if (_server.HasExited || waited.Elapsed > Hang.Guard) throw new InvalidOperationException($"redis-server on port {Port} did not come up");
     }
 
     static int FreePort()
@@ -44,11 +47,14 @@ public sealed class OwnRedis : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    static void Run(string file, string args)
+    static string Run(string file, string args)
     {
-        using var process = Process.Start(new ProcessStartInfo(file, args) { UseShellExecute = false, RedirectStandardOutput = true })!;
-        process.StandardOutput.ReadToEnd();
+        using var process = Process.Start(new ProcessStartInfo(file, args)
+            { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = process.StandardOutput.ReadToEnd();
+        process.StandardError.ReadToEnd();
         process.WaitForExit();
+        return output;
     }
 
     public void Dispose()
