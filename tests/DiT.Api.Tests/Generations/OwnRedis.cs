@@ -29,15 +29,22 @@ public sealed class OwnRedis : IDisposable
         if (!_server!.WaitForExit(Hang.Guard)) throw new TimeoutException("redis-server did not stop");
     }
 
-    /// <summary>Starts the server again on the same port; it loads what <see cref="StopSaving"/> saved.</summary>
+    /// <summary>Starts the server again on the same port; it loads what <see cref="StopSaving"/> saved. Returns once the
+    /// server says it accepts connections (its log goes to our stdout), so the first connection never races its start.</summary>
     public void Start()
     {
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _server = Process.Start(new ProcessStartInfo("redis-server",
-            $"--bind 127.0.0.1 --port {Port} --dir {_dir} --save \"\" --appendonly no --logfile {Path.Combine(_dir, "redis.log")}")
-        { UseShellExecute = false }) ?? throw new InvalidOperationException("redis-server did not start");
-        // Up once it answers (it loads its data before it listens); a readiness check, not a time window.
-        for (var waited = Stopwatch.StartNew(); Run("redis-cli", $"-p {Port} ping").Trim() != "PONG"; Thread.Sleep(20))
-            if (_server.HasExited || waited.Elapsed > Hang.Guard) throw new InvalidOperationException($"redis-server on port {Port} did not come up");
+            $"--bind 127.0.0.1 --port {Port} --dir {_dir} --save \"\" --appendonly no --logfile \"\"")
+        { UseShellExecute = false, RedirectStandardOutput = true }) ?? throw new InvalidOperationException("redis-server did not start");
+        _server.OutputDataReceived += (_, line) =>
+        {
+            if (line.Data?.Contains("Ready to accept connections", StringComparison.Ordinal) == true) ready.TrySetResult();
+        };
+        _server.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"redis-server on port {Port} exited"));
+        _server.EnableRaisingEvents = true;
+        _server.BeginOutputReadLine();
+        ready.Task.WaitAsync(Hang.Guard).GetAwaiter().GetResult();
     }
 
     static int FreePort()
