@@ -9,12 +9,14 @@ var commands = new Dictionary<string, ICommand>(StringComparer.OrdinalIgnoreCase
     ["bench-serving"] = new BenchServingCommand(),
     ["bench-stepcache"] = new BenchStepCacheCommand(),
     ["eval"] = new EvalCommand(),
+    ["eval-vae"] = new EvalVaeCommand(),
     ["export-model"] = new ExportModelCommand(),
     ["fuzz"] = new FuzzCommand(),
     ["load"] = new LoadCommand(),
     ["soak"] = new SoakCommand(),
     ["train"] = new TrainCommand(),
     ["train-classifier"] = new TrainClassifierCommand(),
+    ["train-vae"] = new TrainVaeCommand(),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))

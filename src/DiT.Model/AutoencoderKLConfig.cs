@@ -70,6 +70,34 @@ public sealed record AutoencoderKLConfig(
         return config;
     }
 
+    /// <summary>
+    /// The diffusers <c>config.json</c> of this architecture (what <see cref="FromJson(string, string)"/> reads back, with
+    /// the fields diffusers itself writes: class name, block types, act_fn), for a VAE saved in the hub layout.
+    /// </summary>
+    public string ToJson()
+    {
+        var root = new JsonObject
+        {
+            ["_class_name"] = "AutoencoderKL",
+            ["act_fn"] = "silu",
+            ["block_out_channels"] = new JsonArray(BlockOutChannels.Select(c => (JsonNode?)JsonValue.Create(c)).ToArray()),
+            ["down_block_types"] = new JsonArray(BlockOutChannels.Select(_ => (JsonNode?)JsonValue.Create("DownEncoderBlock2D")).ToArray()),
+            ["up_block_types"] = new JsonArray(BlockOutChannels.Select(_ => (JsonNode?)JsonValue.Create("UpDecoderBlock2D")).ToArray()),
+            ["in_channels"] = InChannels,
+            ["out_channels"] = OutChannels,
+            ["latent_channels"] = LatentChannels,
+            ["layers_per_block"] = LayersPerBlock,
+            ["norm_num_groups"] = NormNumGroups,
+            ["sample_size"] = SampleSize,
+            ["scaling_factor"] = ScalingFactor,
+            ["force_upcast"] = true,
+            ["use_quant_conv"] = UseQuantConv,
+            ["use_post_quant_conv"] = UsePostQuantConv,
+            ["mid_block_add_attention"] = MidBlockAddAttention,
+        };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
     /// <summary>Rejects sizes the network cannot be built with, naming the field.</summary>
     public void Validate(string source)
     {

@@ -41,6 +41,27 @@ public sealed partial class AutoencoderKL
     }
 
     /// <summary>
+    /// Writes this VAE in the hub layout <see cref="Load"/> and diffusers read: <c>config.json</c> (this module's config,
+    /// with <paramref name="scalingFactor"/> when given) and <c>diffusion_pytorch_model.safetensors</c> in
+    /// <paramref name="dtype"/> (default float16: half the bytes; Load converts back to float32). Each file is written atomically.
+    /// </summary>
+    public void SaveHubFolder(string folder, ScalarType dtype = ScalarType.Float16, double? scalingFactor = null)
+    {
+        var config = scalingFactor is { } s ? Config with { ScalingFactor = s } : Config;
+        config.Validate("AutoencoderKL config");
+        Directory.CreateDirectory(folder);
+        using (var scope = NewDisposeScope())
+        {
+            var tensors = state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(dtype, CPU));
+            Safetensors.Save(Path.Combine(folder, WeightFiles[0]), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        }
+        var configPath = Path.Combine(folder, ConfigFile);
+        var temp = configPath + ".tmp-" + Guid.NewGuid().ToString("N");
+        File.WriteAllText(temp, config.ToJson());
+        File.Move(temp, configPath, overwrite: true);
+    }
+
+    /// <summary>
     /// Copies a state dict with diffusers key names into this module, accepting the legacy mid-block attention names
     /// (query/key/value/proj_attn); a <see cref="CheckpointMismatchException"/> names every missing, unexpected and wrong-shaped key. Does not take ownership.
     /// </summary>

@@ -332,6 +332,23 @@ public sealed partial class AutoencoderKL : Module<Tensor, Tensor>, IAutoencoder
         if (config.UseQuantConv) quant_conv = Conv2d(moments, moments, 1);
         if (config.UsePostQuantConv) post_quant_conv = Conv2d(config.LatentChannels, config.LatentChannels, 1);
         RegisterComponents();
+        InitGroupNorms();
+    }
+
+    /// <summary>
+    /// weight 1, bias 0 in every GroupNorm, as torch.nn.GroupNorm starts: TorchSharp 0.107's GroupNorm leaves its affine
+    /// parameters uninitialised (whatever the memory held, NaN included), which a loaded checkpoint overwrites but a
+    /// VAE trained from scratch (or a test on random weights) would start from.
+    /// </summary>
+    void InitGroupNorms()
+    {
+        using var _ = no_grad();
+        foreach (var (_, module) in named_modules())
+        {
+            if (module is not GroupNorm norm) continue;
+            if (norm.weight is { } w) { using var one = ones_like(w); w.copy_(one); }
+            if (norm.bias is { } b) { using var zero = zeros_like(b); b.copy_(zero); }
+        }
     }
 
     /// <summary>Images per encoder/decoder pass; larger batches are split. At least 1.</summary>

@@ -98,10 +98,7 @@ public sealed class LatentCache : IDisposable
     }
 
     static Tensor ReadImage(IImageDataset data, int index, int imageSize, int channels)
-    {
-        using var image = data.Read(index);
-        return ImagePreprocessing.ToTensor(image, imageSize, channels);
-    }
+        => ImagePreprocessing.ToTensor(data, index, imageSize, channels);
 
     public void Dispose()
     {
