@@ -70,6 +70,7 @@ public static class TrainingRun
     public static TrainingResult Run(TrainingRunRequest request, Action<TrainingProgress>? report = null,
         Action<CancellationToken>? waitForTurn = null, CancellationToken cancel = default)
     {
+        TorchThreads.ApplyToThisThread();
         var (trainer, data) = Prepare(request, report, cancel);
         using (data)
         using (trainer)

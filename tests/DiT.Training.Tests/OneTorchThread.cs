@@ -4,10 +4,11 @@ using static TorchSharp.torch;
 namespace DiT.Training.Tests;
 
 /// <summary>
-/// This test process runs libtorch with one intra-op thread, set once before any test. With two, libtorch's CPU
-/// Conv2d backward (TorchSharp 0.107) returned a different input gradient on every call for small channel counts (8
-/// channels: three different sums in six identical calls, none equal to the one-thread result), so a VAE training step
-/// was not reproducible and sometimes NaN; the first call after changing the count returned NaN. See docs/training.md.
+/// This test process runs libtorch with one intra-op thread. one-torch-thread.runsettings gives every thread's OpenMP
+/// one thread from the process's start (OMP_NUM_THREADS), and this sets libtorch's own count to match before any test.
+/// Without the variable, each xUnit thread's OpenMP started with both cores and switched to one at its first
+/// at::parallel_for; a Conv2d backward across that switch returned NaN (a VAE test, 1 of 9 suite runs; 1 of 3 processes
+/// in a probe). See TorchThreadsTests and docs/training.md.
 /// </summary>
 static class OneTorchThread
 {

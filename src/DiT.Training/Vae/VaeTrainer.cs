@@ -115,6 +115,7 @@ public sealed class VaeTrainer : IDisposable
     /// <summary>One optimizer step on a random batch (rows, flips and posterior noise from the step's generator).</summary>
     public VaeStepLoss TrainStep()
     {
+        TorchThreads.ApplyToThisThread();   // before the first convolution: see TorchThreads
         using var scope = NewDisposeScope();
         _generator.manual_seed(unchecked((long)((ulong)Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)Step)));
         long b = Options.BatchSize;

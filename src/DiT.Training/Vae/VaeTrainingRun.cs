@@ -39,6 +39,7 @@ public static class VaeTrainingRun
     public static VaeTrainingResult Run(VaeTrainingRequest request, Action<VaeTrainingProgress>? report = null,
         ScalarType exportDtype = ScalarType.Float16, CancellationToken cancel = default)
     {
+        TorchThreads.ApplyToThisThread();
         using var checkpoint = request.ResumeFrom is null ? null : VaeTrainingCheckpoint.Read(request.ResumeFrom);
         // A resume keeps the recipe and architecture it was started with; steps and checkpoint interval are the new request's.
         var options = checkpoint is null ? request.Options
