@@ -14,24 +14,33 @@ namespace DiT.Model;
 //          Embedding layers for patches, timesteps and class labels
 // ==================================================================================
 
-/// <summary>Image to patch tokens: a conv with kernel = stride = p, flattened row-major (timm's PatchEmbed).</summary>
+/// <summary>
+/// Image to patch tokens: a conv with kernel = stride = p, flattened row-major (timm's PatchEmbed). Computed as the
+/// linear map it is, (N*T, C*p*p) patches times the kernel as a (D, C*p*p) matrix: libtorch's CPU conv took another
+/// kernel for one image than for several (about 2e-7 apart), so an image drawn alone, or alone at a step outside its
+/// guidance interval, got other low bits than in a batch; GEMM rows agree at any batch (see BatchInvariantLinear).
+/// </summary>
 internal sealed class PatchEmbed : Module<Tensor, Tensor>
 {
     readonly Conv2d proj;
+    readonly int _patchSize;
 
     public PatchEmbed(int patchSize, int inChannels, int hiddenSize) : base(nameof(PatchEmbed))
     {
         proj = Conv2d(inChannels, hiddenSize, kernel_size: patchSize, stride: patchSize);
+        _patchSize = patchSize;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        // contiguous: the transposed view would make the residual stream (x + pos_embed, then every x + gate * branch)
-        // inherit its (N, D, T) memory order, so each block's layer norms and residual adds would run strided (~5%).
-        return proj.forward(x)                                                       // (N, D, H/p, W/p)
-            .flatten(2).transpose(1, 2).contiguous()                                 // (N, T, D)
+        long n = x.shape[0], c = x.shape[1], gh = x.shape[2] / _patchSize, gw = x.shape[3] / _patchSize;
+        var patches = x.reshape(n, c, gh, _patchSize, gw, _patchSize)                 // (N, C, h, p, w, q)
+            .permute(0, 2, 4, 1, 3, 5)                                               // (N, h, w, C, p, q)
+            .reshape(n * gh * gw, c * _patchSize * _patchSize);                      // (N*T, C*p*p), a conv kernel's order
+        return functional.linear(patches, proj.weight!.flatten(1), proj.bias)        // (N*T, D)
+            .view(n, gh * gw, -1)                                                    // (N, T, D)
             .MoveToOuterDisposeScope();
     }
 
@@ -65,7 +74,8 @@ internal sealed class TimestepEmbedder : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var freq = DiTModel.TimestepEmbedding(t, DiTConfig.FrequencyEmbeddingSize);   // (N, 256) float32
         var dtype = ((Linear)mlp[0]).weight!.dtype;
-        return mlp.forward(freq.to(dtype)).MoveToOuterDisposeScope();                 // (N, D)
+        var hidden = functional.silu(BatchInvariantLinear.Forward((Linear)mlp[0], freq.to(dtype)));   // (N, D)
+        return BatchInvariantLinear.Forward((Linear)mlp[2], hidden).MoveToOuterDisposeScope();        // (N, D)
     }
 
     internal void InitWeights(Generator? generator)
@@ -200,7 +210,7 @@ internal sealed class DiTBlock : Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>(shift, scale, gate) for attention, then for the MLP: 6 x (N, 1, D).</summary>
-    Tensor[] Modulation(Tensor siluC) => ((Linear)adaLN_modulation[1]).forward(siluC).unsqueeze(1).chunk(6, dim: 2);
+    Tensor[] Modulation(Tensor siluC) => BatchInvariantLinear.Forward((Linear)adaLN_modulation[1], siluC).unsqueeze(1).chunk(6, dim: 2);
 
     /// <summary>x (1 + scale) + shift in one fused pass; shift and scale are (N, 1, D).</summary>
     internal static Tensor Modulate(Tensor x, Tensor shift, Tensor scale) =>
@@ -228,7 +238,7 @@ internal sealed class FinalLayer : Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor siluC)
     {
         using var scope = NewDisposeScope();
-        var m = ((Linear)adaLN_modulation[1]).forward(siluC).unsqueeze(1).chunk(2, dim: 2); // 2 x (N, 1, D): shift, scale
+        var m = BatchInvariantLinear.Forward((Linear)adaLN_modulation[1], siluC).unsqueeze(1).chunk(2, dim: 2); // 2 x (N, 1, D): shift, scale
         x = DiTBlock.Modulate(norm_final.forward(x), m[0], m[1]);                   // (N, T, D)
         return linear.forward(x).MoveToOuterDisposeScope();                         // (N, T, p*p*C_out)
     }

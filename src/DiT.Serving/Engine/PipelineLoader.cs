@@ -53,7 +53,11 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
         else
         {
             var vaePath = Path.GetFullPath(options.VaePath);
-            autoencoder = SettingException.Wrap("Model:VaePath", vaePath, () => AutoencoderKL.Load(vaePath, device, dtype));
+            var vae = SettingException.Wrap("Model:VaePath", vaePath, () => AutoencoderKL.Load(vaePath, device, dtype));
+            // One image per decoder pass: libtorch's conv kernels depend on the batch size, so a batched decode moves low
+            // bits, and a seed's PNG would depend on what it was batched with (LatentModelTests).
+            vae.SliceSize = 1;
+            autoencoder = vae;
             autoencoderName = $"AutoencoderKL {ServedModel.FileNameOf(vaePath)}";
             fingerprint = $"{fingerprint}-{PathFingerprint(vaePath)[..8]}";
         }
