@@ -25,6 +25,7 @@ if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
     foreach (var (name, c) in commands.OrderBy(kv => kv.Key)) Console.Error.WriteLine($"  {name,-10} {c.Summary}");
     return args.Length == 0 ? 0 : 2;
 }
+DiT.Model.Nnpack.Disable();
 // Bad options, files and data are the user's to fix: one line and exit code 2, never a stack trace.
 try { return command.Run(CommandLine.Parse(args.Skip(1).ToArray())); }
 catch (Exception e) when (CommandLine.IsUserError(e))

@@ -21,6 +21,7 @@ public sealed class PipelineLoader(IOptions<ModelOptions> modelOptions, IOptions
     {
         var options = modelOptions.Value;
         if (engineOptions.Value.TorchThreads > 0) set_num_threads(engineOptions.Value.TorchThreads);
+        Nnpack.Disable();
         var device = ResolveDevice(options.Device);
         var dtype = ParseDtype(options.Dtype);
         if (device.type == DeviceType.CUDA)
