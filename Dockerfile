@@ -19,8 +19,10 @@ COPY src/DiT.Serving/DiT.Serving.csproj src/DiT.Serving/
 COPY src/DiT.Api/DiT.Api.csproj src/DiT.Api/
 RUN dotnet restore src/DiT.Api/DiT.Api.csproj -p:TorchBackend=${TORCH_BACKEND}
 COPY src/ src/
-# The embedded default model (8 MB) ships in the image; larger models come from the /models volume.
+# The embedded default model (8 MB) and the latent one with its VAE (a few MB) ship in the image; larger models come
+# from the /models volume.
 COPY models/fashion-mnist/dit-fmnist.safetensors models/fashion-mnist/classes.txt models/fashion-mnist/
+COPY models/fashion-mnist-latent/ models/fashion-mnist-latent/
 RUN dotnet publish src/DiT.Api/DiT.Api.csproj -c Release --no-restore -o /app \
       -p:TorchBackend=${TORCH_BACKEND} -p:PatchLibTorchSharp=false
 

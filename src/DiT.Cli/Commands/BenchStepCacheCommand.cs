@@ -71,7 +71,7 @@ public sealed class BenchStepCacheCommand : ICommand
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
         var watch = Stopwatch.StartNew();
-        SampleQuality.Draw(model, setting, draws, out var passes);
+        SampleQuality.DrawSamples(model, setting, draws, out var passes);
         return (watch.Elapsed.TotalSeconds, passes);
     }
 }

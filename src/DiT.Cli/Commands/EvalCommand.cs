@@ -1,4 +1,5 @@
 using System.Globalization;
+using DiT.Model;
 using DiT.Model.Checkpoints;
 using DiT.Training.Data;
 using DiT.Training.Evaluation;
@@ -12,7 +13,7 @@ public sealed class EvalCommand : ICommand
     const string DefaultSettings = "dpm:20:1.5,dpm:10:1.5,ddim:25:1.5,ddim:50:1.5,ddpm:250:1.5";
 
     public string Summary => "judge samples: --model DIT.safetensors --classifier CNN.safetensors --data FASHION-MNIST-DIR "
-        + $"[--settings {DefaultSettings} (each sampler:steps:guidance[:clip][@cache], cache off, fora:N, taylor:N or teacache:T)] [--per-class 20] [--seed 0] [--grid grid.png] [--table table.md] [--threads N]";
+        + $"[--vae FOLDER (a latent model's VAE)] [--settings {DefaultSettings} (each sampler:steps:guidance[:clip][@cache], cache off, fora:N, taylor:N or teacache:T)] [--per-class 20] [--seed 0] [--grid grid.png] [--table table.md] [--threads N]";
 
     public int Run(CommandLine args) => Evaluate(args);
 
@@ -30,6 +31,9 @@ public sealed class EvalCommand : ICommand
         long seed = args.Long("seed", 0);
 
         using var model = DiTCheckpoint.Load(modelPath);
+        using var vae = args.String("vae") is { } vaePath ? AutoencoderKL.Load(vaePath) : null;
+        if (vae is not null && vae.LatentChannels != model.Config.InChannels)
+            throw new ArgumentException($"--vae has {vae.LatentChannels} latent channels but the model takes {model.Config.InChannels}.");
         using var classifier = ImageClassifier.Load(classifierPath);
         var train = FashionMnistDataset.Open(folder).ToTensors();
         var test = FashionMnistDataset.OpenTest(folder).ToTensors();
@@ -38,16 +42,16 @@ public sealed class EvalCommand : ICommand
         {
             var lines = new List<string>
             {
-                $"model `{Path.GetFileName(modelPath)}` ({model.Config.ToJson()}), {perClass} images per class, seed {seed}",
+                $"model `{Path.GetFileName(modelPath)}` ({model.Config.ToJson()}){(vae is null ? "" : $", VAE `{args.String("vae")}`")}, {perClass} images per class, seed {seed}",
                 "",
-                "| sampler | steps | guidance | guidance interval (sigma) | clip x0 | cache | full passes / image | accuracy | Frechet distance | floor (real train vs test) | distance / floor | s/image |",
-                "|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|",
+                "| sampler | steps | guidance | guidance interval (sigma) | clip x0 | cache | full passes / image | accuracy | Frechet distance | floor (real train vs test) | distance / floor | s/image | decoding |",
+                "|---|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
             };
             foreach (var line in lines) Console.WriteLine(line);
             for (int i = 0; i < settings.Length; i++)
             {
                 using var result = quality.Evaluate(model, settings[i], perClass, seed, batch,
-                    (done, total) => Console.Error.Write($"\r{settings[i]}: {done}/{total} images"));
+                    (done, total) => Console.Error.Write($"\r{settings[i]}: {done}/{total} images"), autoencoder: vae);
                 Console.Error.WriteLine();
                 var row = Row(result);
                 Console.WriteLine(row);
@@ -67,6 +71,6 @@ public sealed class EvalCommand : ICommand
     }
 
     static string Row(EvalResult r) => string.Create(CultureInfo.InvariantCulture,
-        $"| {r.Setting.SamplerName} | {r.Setting.Steps} | {r.Setting.Guidance:0.##} | {r.Setting.Interval?.ToString() ?? "all steps"} | {(r.Setting.Clip ? "yes" : "no")} | {r.Setting.Cache} | {r.FullPassesPerImage:0.#} | {r.Accuracy:P1} | {r.Distance:F2} | {r.Floor:F2} | {r.Distance / r.Floor:F2} | {r.SecondsPerImage:F3} |");
+        $"| {r.Setting.SamplerName} | {r.Setting.Steps} | {r.Setting.Guidance:0.##} | {r.Setting.Interval?.ToString() ?? "all steps"} | {(r.Setting.Clip ? "yes" : "no")} | {r.Setting.Cache} | {r.FullPassesPerImage:0.#} | {r.Accuracy:P1} | {r.Distance:F2} | {r.Floor:F2} | {r.Distance / r.Floor:F2} | {r.SecondsPerImage:F3} | {r.DecodeSecondsPerImage / r.SecondsPerImage:P0} |");
 
 }

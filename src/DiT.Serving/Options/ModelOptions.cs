@@ -12,7 +12,8 @@ public sealed class ModelOptions
     /// empty serves the built-in untrained model (see DefaultModel).</summary>
     public string? CheckpointPath { get; set; } = "models/fashion-mnist/dit-fmnist.safetensors";
 
-    /// <summary>Autoencoder file or folder, or "none" for pixel-space models.</summary>
+    /// <summary>Autoencoder file or folder, or "none" for pixel-space models (e.g. models/fashion-mnist-latent/vae with
+    /// models/fashion-mnist-latent/dit-latent.safetensors, the latent Fashion-MNIST model).</summary>
     [Required] public string VaePath { get; set; } = "none";
 
     /// <summary>"auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".</summary>
@@ -38,6 +39,7 @@ public sealed class ModelOptions
     {
         CheckpointPath = FromAppFolderIfMissing(CheckpointPath);
         ClassesPath = FromAppFolderIfMissing(ClassesPath);
+        if (!IsPixelSpace) VaePath = FromAppFolderIfMissing(VaePath)!;
     }
 
     static string? FromAppFolderIfMissing(string? path) =>

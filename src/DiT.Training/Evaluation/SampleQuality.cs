@@ -3,6 +3,7 @@ using System.Globalization;
 using DiT.Diffusion;
 using DiT.Model;
 using DiT.Model.StepCaching;
+using DiT.Training.Data;
 using static TorchSharp.torch;
 
 namespace DiT.Training.Evaluation;
@@ -60,10 +61,13 @@ public sealed record EvalSetting(SamplerKind Sampler, int Steps, double Guidance
 }
 
 /// <summary>The measurements of one setting, and the images it drew (class-major: class c is rows [c n, (c + 1) n)).
-/// Passes: every image's model passes (one per step and guidance branch), full or cached.</summary>
+/// Passes: every image's model passes (one per step and guidance branch), full or cached. SecondsPerImage includes
+/// DecodeSecondsPerImage, the autoencoder's share.</summary>
 public sealed record EvalResult(EvalSetting Setting, int PerClass, double Accuracy, double Distance, double Floor, double SecondsPerImage, Tensor Images,
     ModelPasses Passes) : IDisposable
 {
+    public double DecodeSecondsPerImage { get; init; }
+
     /// <summary>Full passes per image in steps: the steps at which the transformer ran, averaged over guidance branches.</summary>
     public double FullPassesPerImage => Passes.Total == 0 ? 0 : Setting.Steps * (double)Passes.Full / Passes.Total;
 
@@ -74,6 +78,8 @@ public sealed record EvalResult(EvalSetting Setting, int PerClass, double Accura
 /// Judges a class-conditional DiT on a labelled data set with a classifier: draws N images per class (row i seeded with
 /// seed + i, guidance per row), then reports the share classified as the class asked for, the Frechet distance of the
 /// classifier's features to the test set's, and that distance for as many real training images (the floor).
+/// Images are judged as the service shows them: decoded by the model's autoencoder, rounded to 8 bits, and cropped to
+/// the classifier's size when larger (a latent model's 32x32 Fashion-MNIST is the 28x28 image padded, see ImagePreprocessing).
 /// </summary>
 public sealed class SampleQuality : IDisposable
 {
@@ -115,41 +121,74 @@ public sealed class SampleQuality : IDisposable
         return FrechetDistance.Between(mean, covariance, _testMean, _testCovariance);
     }
 
-    /// <summary>Draws perClass images of every class with the setting and measures them; the result owns the images.</summary>
+    /// <summary>
+    /// Draws perClass images of every class with the setting and measures them; the result owns the images.
+    /// <paramref name="autoencoder"/> decodes the model's samples (default: pixel space, 1 channel).
+    /// </summary>
     public EvalResult Evaluate(DiTModel model, EvalSetting setting, int perClass, long seed = 0, int batchSize = 100,
-        Action<int, int>? progress = null, CancellationToken cancel = default)
+        Action<int, int>? progress = null, CancellationToken cancel = default, IAutoencoder? autoencoder = null)
     {
         int classes = _classifier.NumClasses, total = classes * perClass;
         if (model.Config.NumClasses != classes)
             throw new ArgumentException($"The model has {model.Config.NumClasses} classes but the classifier {classes}.");
-        var clock = Stopwatch.StartNew();
+        using var pixels = autoencoder is null ? new PixelSpaceAutoencoder(model.Config.InChannels) : null;
+        var decoder = autoencoder ?? pixels!;
         using var scope = NewDisposeScope();
         var batches = new List<Tensor>();
         var passes = new ModelPasses();
+        var sampling = new Stopwatch();
+        var decoding = new Stopwatch();
         for (int start = 0; start < total; start += batchSize)
         {
             int n = Math.Min(batchSize, total - start);
-            batches.Add(Draw(model, setting, Enumerable.Range(start, n).Select(i => (i / perClass, seed + i)).ToArray(), out var drawn, cancel));
+            sampling.Start();
+            var samples = DrawSamples(model, setting, Enumerable.Range(start, n).Select(i => (i / perClass, seed + i)).ToArray(), out var drawn, cancel);
+            sampling.Stop();
+            decoding.Start();
+            batches.Add(AsJudged(decoder.DecodeLatents(samples)));                                    // (n, 1, 28, 28)
+            decoding.Stop();
             passes += drawn;
             progress?.Invoke(start + n, total);
         }
         var images = cat(batches, 0);                                                                  // (total, 1, 28, 28)
-        double seconds = clock.Elapsed.TotalSeconds / total;
+        double seconds = (sampling.Elapsed + decoding.Elapsed).TotalSeconds / total;
 
         var labels = KeptScalars.Range(classes, ScalarType.Int64).repeat_interleave(perClass);                    // (total)
         var (features, predictions) = _classifier.Classify(images);
         double accuracy = predictions.eq(labels).to(ScalarType.Float64).mean().item<double>();
         var (mean, covariance) = FrechetDistance.MeanAndCovariance(features);
         double distance = FrechetDistance.Between(mean, covariance, _testMean, _testCovariance);
-        return new EvalResult(setting, perClass, accuracy, distance, Floor(perClass, seed), seconds, images.MoveToOuterDisposeScope(), passes);
+        return new EvalResult(setting, perClass, accuracy, distance, Floor(perClass, seed), seconds, images.MoveToOuterDisposeScope(), passes)
+        {
+            DecodeSecondsPerImage = decoding.Elapsed.TotalSeconds / total,
+        };
     }
 
-    /// <summary>Images (N, C, H, W) in [-1, 1] for (class, seed) rows: per-row generators, guidance and step caches, as the service samples.</summary>
-    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, CancellationToken cancel = default) =>
-        Draw(model, setting, rows, out _, cancel);
+    /// <summary>Decoded images (n, C, S, S) in [-1, 1] as a PNG holds them (8 bits), centre-cropped to the judge's 28x28 when larger.</summary>
+    public static Tensor AsJudged(Tensor decoded)
+    {
+        using var scope = NewDisposeScope();
+        var eightBit = VaeReconstruction.ToEightBit(decoded.cpu());
+        int size = ImageClassifier.ImageSize;
+        var judged = eightBit.shape[^1] > size ? ImagePreprocessing.CropCentre(eightBit, size, size).contiguous() : eightBit;
+        return judged.MoveToOuterDisposeScope();
+    }
 
-    /// <summary>The same, also counting the rows' model passes.</summary>
-    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, out ModelPasses passes, CancellationToken cancel = default)
+    /// <summary>
+    /// Images for (class, seed) rows as the judge sees them (see <see cref="AsJudged"/>): per-row generators, guidance and
+    /// step caches, as the service samples, decoded by <paramref name="autoencoder"/> (default: pixel space).
+    /// </summary>
+    public static Tensor Draw(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, IAutoencoder? autoencoder = null,
+        CancellationToken cancel = default)
+    {
+        using var scope = NewDisposeScope();
+        using var pixels = autoencoder is null ? new PixelSpaceAutoencoder(model.Config.InChannels) : null;
+        var samples = DrawSamples(model, setting, rows, out _, cancel);
+        return AsJudged((autoencoder ?? pixels!).DecodeLatents(samples)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The model's samples (N, C, h, w) on the CPU for (class, seed) rows, undecoded (latents for a latent model), and the rows' model passes.</summary>
+    public static Tensor DrawSamples(DiTModel model, EvalSetting setting, (int Class, long Seed)[] rows, out ModelPasses passes, CancellationToken cancel = default)
     {
         var config = model.Config;
         var diffusion = new DiffusionOptions(LearnSigma: config.LearnSigma);
@@ -165,7 +204,7 @@ public sealed class SampleQuality : IDisposable
             foreach (var (row, cache) in rows.Zip(caches)) batch.Join(new GuidedRow(row.Seed, row.Class, setting.Guidance, setting.Interval), cache);
             var samples = batch.SampleToEnd(cancel);
             passes = caches.Aggregate(new ModelPasses(), (sum, c) => sum + c.Passes);
-            return samples.Clamped(-1, 1).cpu().MoveToOuterDisposeScope();
+            return samples.cpu().MoveToOuterDisposeScope();
         }
         finally
         {
