@@ -126,13 +126,7 @@ public static class TrainingRun
         string? latest = null;
         double? loss = null, rate = null;
         var clock = Stopwatch.StartNew();
-        string Save()
-        {
-            var path = Path.Combine(CheckpointFolder(outputDirectory), $"{trainer.Step:D7}.safetensors");
-            trainer.Save(path);
-            Prune(outputDirectory);
-            return latest = path;
-        }
+        string Save() => latest = SaveNumbered(outputDirectory, trainer.Step, trainer.Save);
 
         while (trainer.Step < options.Steps)
         {
@@ -149,6 +143,16 @@ public static class TrainingRun
             report?.Invoke(new TrainingProgress("training", trainer.Step, options.Steps, loss, rate, eta, latest));
         }
         return new TrainingResult(TrainingOutcome.Completed, trainer.Step, latest ?? Save(), loss);
+    }
+
+    /// <summary>Writes step's checkpoint, &lt;out&gt;/checkpoints/&lt;step:7&gt;.safetensors, with <paramref name="write"/>,
+    /// then deletes all but the newest <see cref="KeepCheckpoints"/>; returns its path.</summary>
+    internal static string SaveNumbered(string outputDirectory, long step, Action<string> write)
+    {
+        var path = Path.Combine(CheckpointFolder(outputDirectory), $"{step:D7}.safetensors");
+        write(path);
+        Prune(outputDirectory);
+        return path;
     }
 
     static void Prune(string outputDirectory)

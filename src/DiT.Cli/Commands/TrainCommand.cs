@@ -48,14 +48,7 @@ public sealed class TrainCommand : ICommand
             ? DiTCheckpoint.Load(init)
             : new DiTModel(ShapeOverrides(DiTConfig.Preset(preset, options.ImageSize / f, data.ClassNames.Count, autoencoder.LatentChannels, args.Has("learn-sigma") ? args.String("learn-sigma") != "false" : null), args), generator);
 
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            if (stop.IsCancellationRequested) return; // a second Ctrl+C ends the process at once
-            e.Cancel = true;
-            Console.Error.WriteLine("Stopping: saving a checkpoint after this step (Ctrl+C again to quit without saving)...");
-            stop.Cancel();
-        };
+        using var stop = CtrlC.SavesACheckpoint();
 
         int logEvery = Math.Max(1, args.Int("log-every", 10));
         Console.WriteLine($"data: {data.Source} ({data.Count} images, {data.ClassNames.Count} classes); out: {outDir}; device: {device.type}{(resume is null ? "" : $"; resuming {resume}")}");

@@ -54,14 +54,7 @@ public sealed class TrainVaeCommand : ICommand
             var other => throw new ArgumentException($"--dtype (of the exported weights) must be float16 or float32; got '{other}'."),
         };
 
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            if (stop.IsCancellationRequested) return; // a second Ctrl+C ends the process at once
-            e.Cancel = true;
-            Console.Error.WriteLine("Stopping: saving a checkpoint after this step (Ctrl+C again to quit without saving)...");
-            stop.Cancel();
-        };
+        using var stop = CtrlC.SavesACheckpoint();
 
         int logEvery = Math.Max(1, args.Int("log-every", 10));
         Console.WriteLine($"data: {data.Source} ({data.Count} images); out: {outDir}; device: {device.type}; threads: {get_num_threads()}{(resume is null ? $"; vae {config.ToJson().ReplaceLineEndings(" ")}" : $"; resuming {resume}")}");

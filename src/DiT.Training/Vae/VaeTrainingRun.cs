@@ -33,7 +33,7 @@ public sealed record VaeTrainingResult(TrainingOutcome Outcome, long Step, strin
 /// checkpoint, and at the end the VAE exported in the hub layout with scaling_factor = 1 / std of its latents.</summary>
 public static class VaeTrainingRun
 {
-    public static string CheckpointFolder(string outputDirectory) => Path.Combine(outputDirectory, "checkpoints");
+    public static string CheckpointFolder(string outputDirectory) => TrainingRun.CheckpointFolder(outputDirectory);
     public static string ExportFolder(string outputDirectory) => Path.Combine(outputDirectory, "vae");
 
     public static VaeTrainingResult Run(VaeTrainingRequest request, Action<VaeTrainingProgress>? report = null,
@@ -76,13 +76,7 @@ public static class VaeTrainingRun
         VaeStepLoss? loss = null;
         double? rate = null;
         var clock = Stopwatch.StartNew();
-        string Save()
-        {
-            var path = Path.Combine(CheckpointFolder(outputDirectory), $"{trainer.Step:D7}.safetensors");
-            trainer.Save(path);
-            Prune(outputDirectory);
-            return latest = path;
-        }
+        string Save() => latest = TrainingRun.SaveNumbered(outputDirectory, trainer.Step, trainer.Save);
 
         while (trainer.Step < options.Steps)
         {
@@ -96,14 +90,6 @@ public static class VaeTrainingRun
             report?.Invoke(new VaeTrainingProgress("training", trainer.Step, options.Steps, loss, rate, eta, latest));
         }
         return (TrainingOutcome.Completed, latest ?? Save(), loss);
-    }
-
-    static void Prune(string outputDirectory)
-    {
-        var numbered = Directory.GetFiles(CheckpointFolder(outputDirectory), "*.safetensors")
-            .Where(f => long.TryParse(Path.GetFileNameWithoutExtension(f), out _))
-            .OrderByDescending(f => long.Parse(Path.GetFileNameWithoutExtension(f), CultureInfo.InvariantCulture));
-        foreach (var old in numbered.Skip(TrainingRun.KeepCheckpoints)) File.Delete(old);
     }
 
     /// <summary>
