@@ -6,7 +6,7 @@ namespace DiT.Model;
 /// Switches libtorch's NNPACK convolutions off (torch.backends.nnpack.set_flags(False), which TorchSharp 0.107 does not
 /// expose). On CPUs NNPACK does not support (the AMD EPYC machines here) libtorch tries it on every eligible Conv2d and
 /// writes "Could not initialize NNPACK! Reason: Unsupported hardware." to stderr each time: a line per VAE convolution
-/// in the service's log. Off, every machine takes the same oneDNN kernels, so outputs agree across machines too.
+/// in the service's log. Off, a CPU that supports NNPACK takes the same kind of kernel as one that does not.
 /// </summary>
 public static class Nnpack
 {

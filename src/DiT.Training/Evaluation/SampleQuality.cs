@@ -123,7 +123,7 @@ public sealed class SampleQuality : IDisposable
 
     /// <summary>
     /// Draws perClass images of every class with the setting and measures them; the result owns the images.
-    /// <paramref name="autoencoder"/> decodes the model's samples (default: pixel space, 1 channel).
+    /// <paramref name="autoencoder"/> decodes the model's samples (default: pixel space).
     /// </summary>
     public EvalResult Evaluate(DiTModel model, EvalSetting setting, int perClass, long seed = 0, int batchSize = 100,
         Action<int, int>? progress = null, CancellationToken cancel = default, IAutoencoder? autoencoder = null)
