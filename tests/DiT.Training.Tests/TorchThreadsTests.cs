@@ -51,6 +51,10 @@ public class TorchThreadsTests
         return failure is null ? result : throw new InvalidOperationException("the thread failed", failure);
     }
 
+    /// <summary>one-torch-thread.runsettings reached this process (dotnet test on the project or on DiT.sln).</summary>
+    [Fact]
+    public void ThisTestProcessStartedWithOneOpenMpThread() => Assert.Equal("1", Environment.GetEnvironmentVariable("OMP_NUM_THREADS"));
+
     [Fact]
     public void AThreadWhoseOpenMpHasTwoThreadsGetsTheProcessCountAndTheRightGradients()
     {
