@@ -124,8 +124,8 @@ public static class TrainingRun
     {
         var options = trainer.Options;
         string? latest = null;
-        double? loss = null, rate = null;
-        var clock = Stopwatch.StartNew();
+        double? loss = null;
+        var rate = new StepRate();
         string Save() => latest = SaveNumbered(outputDirectory, trainer.Step, trainer.Save);
 
         while (trainer.Step < options.Steps)
@@ -134,13 +134,9 @@ public static class TrainingRun
             try { waitForTurn?.Invoke(cancel); }
             catch (OperationCanceledException) { continue; }
 
-            var started = clock.Elapsed;
-            loss = trainer.TrainStep();
-            double seconds = Math.Max((clock.Elapsed - started).TotalSeconds, 1e-9);
-            rate = rate is null ? 1 / seconds : 0.9 * rate + 0.1 / seconds; // smoothed steps/s
+            loss = rate.Time(trainer.TrainStep);
             if (trainer.Step % options.CheckpointEvery == 0 || trainer.Step == options.Steps) Save();
-            var eta = TimeSpan.FromSeconds((options.Steps - trainer.Step) / rate.Value);
-            report?.Invoke(new TrainingProgress("training", trainer.Step, options.Steps, loss, rate, eta, latest));
+            report?.Invoke(new TrainingProgress("training", trainer.Step, options.Steps, loss, rate.PerSecond, rate.TimeLeft(options.Steps - trainer.Step), latest));
         }
         return new TrainingResult(TrainingOutcome.Completed, trainer.Step, latest ?? Save(), loss);
     }

@@ -74,20 +74,15 @@ public static class VaeTrainingRun
         var options = trainer.Options;
         string? latest = null;
         VaeStepLoss? loss = null;
-        double? rate = null;
-        var clock = Stopwatch.StartNew();
+        var rate = new StepRate();
         string Save() => latest = TrainingRun.SaveNumbered(outputDirectory, trainer.Step, trainer.Save);
 
         while (trainer.Step < options.Steps)
         {
             if (cancel.IsCancellationRequested) return (TrainingOutcome.Cancelled, Save(), loss);
-            var started = clock.Elapsed;
-            loss = trainer.TrainStep();
-            double seconds = Math.Max((clock.Elapsed - started).TotalSeconds, 1e-9);
-            rate = rate is null ? 1 / seconds : 0.9 * rate + 0.1 / seconds; // smoothed steps/s
+            loss = rate.Time(trainer.TrainStep);
             if (trainer.Step % options.CheckpointEvery == 0 || trainer.Step == options.Steps) Save();
-            var eta = TimeSpan.FromSeconds((options.Steps - trainer.Step) / rate.Value);
-            report?.Invoke(new VaeTrainingProgress("training", trainer.Step, options.Steps, loss, rate, eta, latest));
+            report?.Invoke(new VaeTrainingProgress("training", trainer.Step, options.Steps, loss, rate.PerSecond, rate.TimeLeft(options.Steps - trainer.Step), latest));
         }
         return (TrainingOutcome.Completed, latest ?? Save(), loss);
     }
