@@ -14,6 +14,10 @@ static class OneTorchThread
 {
 #pragma warning disable CA2255 // a module initializer in a test assembly: the thread count must be set before any test touches libtorch
     [ModuleInitializer]
-    internal static void Set() => set_num_threads(1);
+    internal static void Set()
+    {
+        set_num_threads(1);
+        DiT.Training.Vae.FirstConvolution.WarmUp();   // before any test's convolution: see FirstConvolution
+    }
 #pragma warning restore CA2255
 }

@@ -63,6 +63,7 @@ public sealed class VaeTrainer : IDisposable
     /// <param name="images">(N, C, S, S) in [-1, 1] on the model's device; the caller keeps ownership.</param>
     public VaeTrainer(AutoencoderKL model, Tensor images, VaeTrainingOptions options)
     {
+        FirstConvolution.WarmUp();
         (Model, _images, Options) = (model, images, options);
         _device = model.parameters().First().device;
         if (images.dim() != 4 || images.shape[1] != model.Config.InChannels || images.shape[2] != options.ImageSize || images.shape[3] != options.ImageSize)
