@@ -6,9 +6,9 @@ namespace DiT.Training.Tests;
 /// <summary>
 /// This test process runs libtorch with one intra-op thread. one-torch-thread.runsettings gives every thread's OpenMP
 /// one thread from the process's start (OMP_NUM_THREADS), and this sets libtorch's own count to match before any test.
-/// Without the variable, each xUnit thread's OpenMP started with both cores and switched to one at its first
-/// at::parallel_for; a Conv2d backward across that switch returned NaN (a VAE test, 1 of 9 suite runs; 1 of 3 processes
-/// in a probe). See TorchThreadsTests and docs/training.md.
+/// Without the variable, each xUnit thread's OpenMP started with both cores until its first at::parallel_for, and
+/// libtorch's Conv2d backward with two threads returns a wrong input gradient. See TorchThreadsTests, FirstConvolution
+/// and docs/training.md.
 /// </summary>
 static class OneTorchThread
 {

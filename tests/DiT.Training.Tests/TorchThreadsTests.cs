@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace DiT.Training.Tests;
 
 /// <summary>
-/// The libtorch behaviour behind a VAE test's NaN in 1 of 9 suite runs: on a thread whose OpenMP still has two threads
-/// (libtorch has not initialised that thread), an 8-channel Conv2d backward returns a wrong input gradient (-214.4 or
-/// -249.1 instead of -128.3 here) or NaN. TorchThreads gives such a thread the process's count (one here) first.
+/// On a thread whose OpenMP still has two threads (libtorch has not initialised that thread), an 8-channel Conv2d
+/// backward returns a wrong input gradient (-214.4 or -249.1 instead of -128.3 here). TorchThreads gives such a thread
+/// the process's count (one here) first.
 /// </summary>
 public class TorchThreadsTests
 {
