@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using DiT.Model;
 using DiT.Training.Checkpoints;

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using DiT.Model;
 using DiT.Training.Data;
 using TorchSharp;
