@@ -5,9 +5,8 @@ namespace DiT.Model;
 /// <summary>
 /// libtorch keeps its intra-op thread count per OS thread for OpenMP: set_num_threads records the count for the process
 /// but gives it to OpenMP on the calling thread only; another thread takes it lazily, at its first at::parallel_for.
-/// Until then OpenMP there has its own default (every core). libtorch 2.10's CPU Conv2d backward on such a thread
-/// returned a wrong input gradient (measured: tests/DiT.Training.Tests/TorchThreadsTests.cs, docs/training.md). Work
-/// that trains calls this first on whichever thread runs it.
+/// Until then OpenMP there has its own default (every core), so a run asked for one thread would compute its first
+/// operations on a new thread with all of them. Work that trains calls this first on whichever thread runs it.
 /// </summary>
 public static class TorchThreads
 {

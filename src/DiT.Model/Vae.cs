@@ -35,9 +35,9 @@ internal sealed class ResnetBlock2D : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();                                    // frees the block's temporaries at once
-        var h = conv1.forward(silu(norm1.forward(x)));                          // (N, C_out, H, W)
-        h = conv2.forward(silu(norm2.forward(h)));                              // (N, C_out, H, W)
-        var shortcut = conv_shortcut is null ? x : conv_shortcut.forward(x);    // (N, C_out, H, W)
+        var h = conv1.ForwardWithWholeBlocks(silu(norm1.forward(x)));           // (N, C_out, H, W)
+        h = conv2.ForwardWithWholeBlocks(silu(norm2.forward(h)));               // (N, C_out, H, W)
+        var shortcut = conv_shortcut is null ? x : conv_shortcut.ForwardWithWholeBlocks(x); // (N, C_out, H, W)
         return shortcut.Plus(h).MoveToOuterDisposeScope();                       // (N, C_out, H, W)
     }
 }
@@ -110,7 +110,7 @@ internal sealed class Downsample2D : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var padded = pad(x, [0, 1, 0, 1]);                                // (N, C, H+1, W+1)
-        return conv.forward(padded);                                            // (N, C, H/2, W/2)
+        return conv.ForwardWithWholeBlocks(padded);                             // (N, C, H/2, W/2)
     }
 }
 
@@ -128,7 +128,7 @@ internal sealed class Upsample2D : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var up = interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);   // (N, C, 2H, 2W)
-        return conv.forward(up);                                                                    // (N, C, 2H, 2W)
+        return conv.ForwardWithWholeBlocks(up);                                                     // (N, C, 2H, 2W)
     }
 }
 
@@ -207,11 +207,11 @@ internal sealed class VaeEncoder : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = conv_in.forward(x);                                             // (N, C_0, H, W)
+        var h = conv_in.ForwardWithWholeBlocks(x);                              // (N, C_0, H, W)
         foreach (var block in down_blocks) h = block.forward(h);                // (N, C_last, H/f, W/f)
         h = mid_block.forward(h);                                               // (N, C_last, H/f, W/f)
         h = silu(conv_norm_out.forward(h));                                     // (N, C_last, H/f, W/f)
-        return conv_out.forward(h).MoveToOuterDisposeScope();                   // (N, 2*C_lat, H/f, W/f)
+        return conv_out.ForwardWithWholeBlocks(h).MoveToOuterDisposeScope();    // (N, 2*C_lat, H/f, W/f)
     }
 }
 
@@ -238,11 +238,11 @@ internal sealed class VaeDecoder : Module<Tensor, Tensor>
     public override Tensor forward(Tensor z)
     {
         using var scope = NewDisposeScope();
-        var h = conv_in.forward(z);                                             // (N, C_last, h, w)
+        var h = conv_in.ForwardWithWholeBlocks(z);                              // (N, C_last, h, w)
         h = mid_block.forward(h);                                               // (N, C_last, h, w)
         foreach (var block in up_blocks) h = block.forward(h);                  // (N, C_0, h*f, w*f)
         h = silu(conv_norm_out.forward(h));                                     // (N, C_0, h*f, w*f)
-        return conv_out.forward(h).MoveToOuterDisposeScope();                   // (N, C_img, h*f, w*f)
+        return conv_out.ForwardWithWholeBlocks(h).MoveToOuterDisposeScope();    // (N, C_img, h*f, w*f)
     }
 }
 
@@ -369,7 +369,7 @@ public sealed partial class AutoencoderKL : Module<Tensor, Tensor>, IAutoencoder
         using var moments = InSlices(x, slice =>
         {
             var h = encoder.forward(slice);                                     // (n, 2*C_lat, H/f, W/f)
-            return quant_conv is null ? h : quant_conv.forward(h);              // (n, 2*C_lat, H/f, W/f)
+            return quant_conv is null ? h : quant_conv.ForwardWithWholeBlocks(h); // (n, 2*C_lat, H/f, W/f)
         });
         return new LatentDistribution(moments);
     }
@@ -377,7 +377,7 @@ public sealed partial class AutoencoderKL : Module<Tensor, Tensor>, IAutoencoder
     /// <summary>(N, C_lat, h, w) unscaled latents -> (N, C_img, h*f, w*f) images, unclamped, as diffusers' decode(z).sample.</summary>
     public Tensor Decode(Tensor z) => InSlices(z, slice =>
     {
-        var h = post_quant_conv is null ? slice : post_quant_conv.forward(slice); // (n, C_lat, h, w)
+        var h = post_quant_conv is null ? slice : post_quant_conv.ForwardWithWholeBlocks(slice); // (n, C_lat, h, w)
         return decoder.forward(h);                                                // (n, C_img, h*f, w*f)
     });
 

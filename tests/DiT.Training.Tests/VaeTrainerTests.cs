@@ -3,6 +3,7 @@ using DiT.Model.Checkpoints;
 using DiT.Training.Checkpoints;
 using DiT.Training.Data;
 using DiT.Training.Vae;
+using DiT.Testing;
 using TorchSharp;
 using static DiT.Training.Tests.TinyTraining;
 using static TorchSharp.torch;
@@ -49,6 +50,43 @@ public class VaeTrainerTests(Xunit.Abstractions.ITestOutputHelper output)
         output.WriteLine($"fixed-batch loss {before:F4} -> {after:F4} after 30 steps (last step {last})");
         Assert.True(double.IsFinite(last!.Loss) && double.IsFinite(last.Kl), $"last step {last}");
         Assert.True(after < 0.7 * before, $"fixed-batch loss {before:F4} -> {after:F4} after 30 steps");
+    }
+
+    /// <summary>
+    /// The tiny VAE's convolutions have 8 and 4 output channels, part blocks for libtorch's oneDNN backward (see
+    /// WholeBlockConvolution): every parameter's fp32 gradient must match fp64's (no oneDNN), with NaN left in freed memory.
+    /// </summary>
+    [Fact]
+    public void GradientsMatchDoublePrecisionWithNaNInFreedMemory()
+    {
+        using var g = new Generator(2);
+        using var x = rand([4, 1, 32, 32], generator: g).mul_(2).sub_(1);   // (N, C, S, S) in [-1, 1]
+        using var noise = randn([4, 4, 8, 8], generator: g);              // (N, C_lat, h, w)
+        using var x64 = x.to(ScalarType.Float64);
+        using var noise64 = noise.to(ScalarType.Float64);
+        using var init = new Generator(1);
+        using var init64 = new Generator(1);
+        using var trainer = new VaeTrainer(VaeTrainer.Create(TinyVae, init), x, Options(steps: 1));
+        using var trainer64 = new VaeTrainer(VaeTrainer.Create(TinyVae, init64).to(ScalarType.Float64), x64, Options(steps: 1));
+        using (var scope = NewDisposeScope()) trainer64.Losses(x64, noise64).Loss.backward();
+        var expected = trainer64.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!);
+        double largest = expected.Values.Max(e => e.abs().max().item<double>());
+
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            using var scope = NewDisposeScope();
+            trainer.Model.zero_grad();
+            FreedMemory.LeaveNaN();
+            trainer.Losses(x, noise).Loss.backward();
+            foreach (var (name, parameter) in trainer.Model.named_parameters())
+            {
+                var reference = expected[name];
+                // to_k's bias has a zero gradient (softmax ignores a shift), so its error is judged against the largest of all
+                double error = (parameter.grad!.to(ScalarType.Float64) - reference).abs().max().item<double>();
+                double allowed = 1e-4 * reference.abs().max().item<double>() + 1e-6 * largest;
+                Assert.True(error <= allowed, $"attempt {attempt}: {name}'s gradient is off by {error:G3} (allowed {allowed:G3})");
+            }
+        }
     }
 
     [Fact]

@@ -11,15 +11,11 @@ namespace DiT.Cli.Commands;
 /// resume and Ctrl+C saving, and exports it in the hub layout (config.json with scaling_factor = 1 / std of the latents).</summary>
 public sealed class TrainVaeCommand : ICommand
 {
-    public string Summary => "train a VAE: --data DIR --out DIR [--steps N] [--batch-size 64] [--lr 1e-3] [--kl 1e-6] [--loss l1|mse] [--channels 32,64,64] [--layers 1] [--latent-channels 4] [--groups 16] [--image-size 32] [--resume PATH|latest] [--threads 1]";
+    public string Summary => "train a VAE: --data DIR --out DIR [--steps N] [--batch-size 64] [--lr 1e-3] [--kl 1e-6] [--loss l1|mse] [--channels 32,64,64] [--layers 1] [--latent-channels 4] [--groups 16] [--image-size 32] [--resume PATH|latest] [--threads N]";
 
     public int Run(CommandLine args)
     {
-        // One intra-op thread by default: with two, libtorch 2.x CPU (TorchSharp 0.107) computed wrong input gradients for
-        // 3x3 padded Conv2d backward on this machine (different sums per run, NaN within a few steps); see docs/training.md.
-        int threads = args.Int("threads", 1);
-        set_num_threads(threads);
-        if (threads > 1) Console.Error.WriteLine($"warning: --threads {threads}: Conv2d backward gave wrong gradients with more than one intra-op thread here (docs/training.md).");
+        if (args.Has("threads")) set_num_threads(args.Int("threads", 1));
         var dataPath = args.String("data") ?? throw new ArgumentException("--data is required: an image folder (one subfolder per class) or a Fashion-MNIST folder.");
         var outDir = args.String("out") ?? throw new ArgumentException("--out is required: the folder for checkpoints and the exported VAE (<out>/vae).");
         var options = new VaeTrainingOptions

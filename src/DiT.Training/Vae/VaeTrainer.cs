@@ -63,7 +63,6 @@ public sealed class VaeTrainer : IDisposable
     /// <param name="images">(N, C, S, S) in [-1, 1] on the model's device; the caller keeps ownership.</param>
     public VaeTrainer(AutoencoderKL model, Tensor images, VaeTrainingOptions options)
     {
-        FirstConvolution.WarmUp();
         (Model, _images, Options) = (model, images, options);
         _device = model.parameters().First().device;
         if (images.dim() != 4 || images.shape[1] != model.Config.InChannels || images.shape[2] != options.ImageSize || images.shape[3] != options.ImageSize)
@@ -116,7 +115,7 @@ public sealed class VaeTrainer : IDisposable
     /// <summary>One optimizer step on a random batch (rows, flips and posterior noise from the step's generator).</summary>
     public VaeStepLoss TrainStep()
     {
-        TorchThreads.ApplyToThisThread();   // before the first convolution: see TorchThreads
+        TorchThreads.ApplyToThisThread();   // the training thread computes with the run's thread count
         using var scope = NewDisposeScope();
         _generator.manual_seed(unchecked((long)((ulong)Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)Step)));
         long b = Options.BatchSize;
