@@ -49,5 +49,7 @@ if [ -z "${DIT_TEST_REDIS:-}" ]; then
   [ -n "${DIT_TEST_REDIS:-}" ] || { echo "test.sh: could not start redis-server (log: $redis_dir/redis.log)" >&2; cat "$redis_dir/redis.log" >&2; exit 1; }
 fi
 echo "test.sh: Redis for the tests at $DIT_TEST_REDIS"
+# libtorch picks its CPU kernels by instruction set (oneDNN's channel blocks, docs/training.md): say which this run had.
+echo "test.sh: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(grep -o -w -E 'avx2|avx512f' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 
 dotnet test DiT.sln "$@"
