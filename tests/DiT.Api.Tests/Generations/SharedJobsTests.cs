@@ -238,7 +238,9 @@ public sealed class SharedJobsTests
         Assert.Equal(job.Request.N, job.Images.Count);
         foreach (var image in job.Images)
         {
-            var bytes = await (await client.GetAsync(image.Url)).Content.ReadAsByteArrayAsync();
+            using var response = await client.GetAsync(image.Url);
+            var bytes = await response.Content.ReadAsByteArrayAsync();
+            Assert.True(response.IsSuccessStatusCode, $"GET {image.Url}: {(int)response.StatusCode} {System.Text.Encoding.UTF8.GetString(bytes)}");
             var alone = await client.GenerateAsync(new { classId = job.Request.ClassId, steps = job.Request.Steps, seed = image.Seed });
             Assert.Equal(await alone.Content.ReadAsByteArrayAsync(), bytes);
         }
