@@ -17,10 +17,12 @@ public sealed class SharedReplicas
 
     public string Prefix { get; } = "dit:test-jobs:" + Guid.NewGuid().ToString("N")[..8];
 
-    /// <summary>A replica on the shared queue: two jobs at a time, a claim that lapses after <paramref name="claimTimeout"/>.</summary>
+    /// <summary>A replica on the shared queue: two jobs at a time, a claim that lapses after <paramref name="claimTimeout"/>.
+    /// Its Redis calls may take up to a minute (the most the option allows), not the 5 s default: this Redis never goes
+    /// down, so a slow call here is a loaded machine, not an outage (outages have tests of their own, with own timeouts).</summary>
     public ApiFactory Replica(string claimTimeout = "00:00:30", int maxAttempts = 3) =>
         new ApiFactory().With("Generations:RedisConnectionString", TestRedis).With("Generations:RedisKeyPrefix", Prefix)
-            .With("Generations:MaxRunningJobs", "2").With("Generations:ClaimTimeout", claimTimeout)
+            .With("Generations:MaxRunningJobs", "2").With("Generations:ClaimTimeout", claimTimeout).With("Generations:RedisTimeoutMs", "60000")
             .With("Generations:MaxAttempts", maxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }
 
