@@ -159,6 +159,42 @@ public sealed class SharedJobsTests
         Assert.Equal("cancelled", (await (await bClient.GetAsync($"/generations/{submitted.Id}")).JobAsync()).Status);
     }
 
+    /// <summary>
+    /// A commit that Redis applied but whose answer never came (a client timeout) is retried by the worker. The retry
+    /// answers "ended now" again, so the job is counted and its end work (webhook) runs, rather than being discarded as
+    /// a late result; a run with another attempt still gets nothing.
+    /// </summary>
+    [Fact]
+    public async Task ARetriedCommitOfTheRunThatEndedTheJobAnswersEndedAgainAndOtherRunsAreFencedOut()
+    {
+        using var a = _replicas.Replica();
+        var client = await a.ReadyClientAsync();
+        using var gate = a.Probe.GateAt(seed: null, step: 1);
+        var job = await (await client.SubmitAsync(new { classId = 1, seed = 31, steps = 2 })).JobAsync();
+        await gate.Reached; // running on A, held at step 1
+
+        var connection = a.Services.GetRequiredService<Api.Generations.Shared.RedisJobConnection>();
+        var db = await connection.DatabaseAsync();
+        var key = connection.Keys.Job(job.Id);
+        long attempt = (long)await db.HashGetAsync(key, "attempt");
+        async Task<int> CommitAsync(long run) => (int)await db.ScriptEvaluateAsync(Api.Generations.Shared.RedisJobScripts.Commit,
+            [key, connection.Keys.Stream],
+            [run, "", "succeeded", "", Api.Generations.Shared.RedisJobState.Time(DateTimeOffset.UtcNow), 3600,
+             connection.Keys.Changed.ToString(), job.Id, connection.Keys.Prefix, "2"]);
+
+        Assert.Equal(1, await CommitAsync(attempt));     // applied; say its answer was lost
+        Assert.Equal(1, await CommitAsync(attempt));     // the retry
+        Assert.Equal(0, await CommitAsync(attempt + 1)); // any other run
+        Assert.Equal(0, await CommitAsync(attempt - 1));
+
+        var counted = a.Worker().Events("ended", 1);
+        gate.Release(); // A's own commit now comes as a retry of the one above
+        await counted;
+        Assert.Equal(1, a.Worker().Done);
+        Assert.Equal(0, a.Worker().Discarded);
+        Assert.Equal(Api.Generations.JobStatus.Succeeded, (await a.EndedAsync(job.Id)).Status);
+    }
+
     [Fact]
     public async Task AFullSharedQueueAnswers503ForTheWholeService()
     {

@@ -115,16 +115,19 @@ static class RedisJobScripts
         """;
 
     /// <summary>KEYS: job, stream. ARGV: attempt, entry, status, error json, now, retention s, changed channel, id, prefix,
-    /// steps csv, then (k, meta json, file) per image. 1 when the job ended now, 0 when the run was replaced (its result is discarded).</summary>
+    /// steps csv, then (k, meta json, file) per image. 1 when the job ended now, 0 when the run was replaced (its result is
+    /// discarded). A retry of a commit that Redis applied but whose answer never arrived (a client timeout) answers 1
+    /// again: <c>committed</c> keeps the attempt that ended the job.</summary>
     public static readonly string Commit = Finish + """
         local job, stream = KEYS[1], KEYS[2]
+        if redis.call('HGET', job, 'committed') == ARGV[1] then return 1 end
         if redis.call('HGET', job, 'attempt') ~= ARGV[1] or redis.call('HGET', job, 'status') ~= 'running' then return 0 end
         for i = 11, #ARGV, 3 do
           local file = job .. ':img:' .. ARGV[i]
           redis.call('SET', file, ARGV[i + 2])
           redis.call('HSET', job, 'img:' .. ARGV[i], ARGV[i + 1])
         end
-        redis.call('HSET', job, 'steps', ARGV[10])
+        redis.call('HSET', job, 'steps', ARGV[10], 'committed', ARGV[1])
         finish(job, ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[3], ARGV[4], stream, ARGV[2])
         return 1
         """;
