@@ -167,7 +167,8 @@ public sealed class SharedJobsTests
     [Fact]
     public async Task ARetriedCommitOfTheRunThatEndedTheJobAnswersEndedAgainAndOtherRunsAreFencedOut()
     {
-        using var a = _replicas.Replica();
+        // No claim renewal in between (the first after 200 s): one would find the job no longer running and stop the run.
+        using var a = _replicas.Replica(claimTimeout: "00:10:00");
         var client = await a.ReadyClientAsync();
         using var gate = a.Probe.GateAt(seed: null, step: 1);
         var job = await (await client.SubmitAsync(new { classId = 1, seed = 31, steps = 2 })).JobAsync();
